@@ -1,0 +1,144 @@
+//! The one startup path, used by `main` and by the tests: bind first, then build from the real
+//! address, then run until shutdown (HTTP stops, then workers, then the pool).
+
+use std::{
+    net::SocketAddr,
+    sync::atomic::{AtomicU64, Ordering},
+    time::Duration,
+};
+
+use anyhow::Context;
+use axum::{Router, http::{HeaderValue, Request, StatusCode}};
+use tokio::{net::TcpListener, task::JoinHandle};
+use tokio_util::sync::CancellationToken;
+use tower_http::{
+    request_id::{MakeRequestId, PropagateRequestIdLayer, RequestId, SetRequestIdLayer},
+    timeout::TimeoutLayer,
+    trace::TraceLayer,
+};
+
+use crate::{
+    clock::Clock,
+    config::{Config, Mode},
+    delivery, federation,
+    service::keys::{KeySource, KeyStore},
+    state::AppState,
+    store::{self, Db},
+    web,
+};
+
+/// Longest time a request may take before it is answered 408.
+pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(60);
+/// How long shutdown waits for workers to finish in-flight deliveries.
+pub const WORKER_SHUTDOWN_GRACE: Duration = Duration::from_secs(30);
+
+/// What differs between production and tests.
+pub struct AppOptions {
+    /// Where "now" comes from.
+    pub clock: Clock,
+    /// Where new keys come from.
+    pub keys: KeySource,
+    /// Run the background workers (tests drive them by hand instead).
+    pub workers: bool,
+}
+
+impl Default for AppOptions {
+    fn default() -> Self {
+        Self { clock: Clock::System, keys: KeySource::Generate, workers: true }
+    }
+}
+
+/// A built instance, ready to run.
+pub struct App {
+    state: AppState,
+    listener: TcpListener,
+    workers: bool,
+}
+
+/// Opens the database named by the config and runs pending migrations.
+pub async fn open_database(config: &Config) -> anyhow::Result<Db> {
+    let db = Db::connect(&config.database_url).await.with_context(|| "cannot open the database".to_string())?;
+    db.migrate().await.context("cannot migrate the database")?;
+    Ok(db)
+}
+
+impl App {
+    /// Builds an instance on an already bound listener and an open, migrated database.
+    pub async fn build(config: Config, db: Db, listener: TcpListener, options: AppOptions) -> anyhow::Result<Self> {
+        match config.mode() {
+            Mode::LocalTest => tracing::warn!(
+                public_url = %config.public_url,
+                "local-test mode: http and loopback/private addresses are allowed for federation; use an https public URL in production"
+            ),
+            Mode::Lab => tracing::warn!("UNDERSTORY_ALLOW_PRIVATE_NETWORKS is on: outgoing requests may reach private addresses"),
+            Mode::Production => {}
+        }
+        if db.is_sqlite() {
+            // Only one process serves a SQLite database: leases left by a crash are stale.
+            let released = store::outbox::release_all(&db).await?;
+            if released > 0 {
+                tracing::info!(released, "resuming deliveries left in flight by the last run");
+            }
+        }
+        let state = AppState::new(db, config, options.clock, KeyStore::new(options.keys))?;
+        Ok(Self { state, listener, workers: options.workers })
+    }
+
+    /// The state (tests use it to call services and workers directly).
+    pub fn state(&self) -> &AppState {
+        &self.state
+    }
+
+    /// The address the server listens on.
+    pub fn local_addr(&self) -> std::io::Result<SocketAddr> {
+        self.listener.local_addr()
+    }
+
+    /// Serves until `shutdown` is cancelled, then stops workers and closes the pool.
+    pub async fn run(self, shutdown: CancellationToken) -> anyhow::Result<()> {
+        let workers = CancellationToken::new();
+        let mut handles: Vec<(&str, JoinHandle<()>)> = Vec::new();
+        if self.workers {
+            handles.push(("delivery", tokio::spawn(delivery::worker::run(self.state.clone(), workers.child_token()))));
+        }
+        let router = router(self.state.clone());
+        tracing::info!(addr = %self.listener.local_addr()?, public_url = %self.state.config.public_url, "listening");
+        axum::serve(self.listener, router).with_graceful_shutdown(shutdown.cancelled_owned()).await?;
+        tracing::info!("HTTP stopped; stopping workers");
+        workers.cancel();
+        for (name, handle) in handles {
+            if tokio::time::timeout(WORKER_SHUTDOWN_GRACE, handle).await.is_err() {
+                tracing::warn!(worker = name, "worker did not stop in time; its claims will be handed back on restart");
+            }
+        }
+        self.state.db.close().await;
+        tracing::info!("stopped");
+        Ok(())
+    }
+}
+
+#[derive(Clone, Default)]
+struct RequestIds(std::sync::Arc<AtomicU64>);
+
+impl MakeRequestId for RequestIds {
+    fn make_request_id<B>(&mut self, _: &Request<B>) -> Option<RequestId> {
+        let n = self.0.fetch_add(1, Ordering::Relaxed);
+        HeaderValue::from_str(&format!("{:08x}{n:x}", std::process::id())).ok().map(RequestId::new)
+    }
+}
+
+/// Every route, with request ids, tracing and a timeout.
+pub fn router(state: AppState) -> Router {
+    let trace = TraceLayer::new_for_http().make_span_with(|request: &Request<_>| {
+        let id = request.headers().get("x-request-id").and_then(|v| v.to_str().ok()).unwrap_or("-");
+        tracing::info_span!("request", method = %request.method(), path = %request.uri().path(), request_id = %id)
+    });
+    Router::new()
+        .merge(federation::router())
+        .merge(web::router())
+        .with_state(state)
+        .layer(TimeoutLayer::with_status_code(StatusCode::REQUEST_TIMEOUT, REQUEST_TIMEOUT))
+        .layer(trace)
+        .layer(PropagateRequestIdLayer::x_request_id())
+        .layer(SetRequestIdLayer::x_request_id(RequestIds::default()))
+}

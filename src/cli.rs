@@ -1,0 +1,263 @@
+//! The command line: `serve` runs the instance; every other command opens the database itself
+//! (running pending migrations), also while `serve` runs.
+
+use std::path::PathBuf;
+
+use anyhow::{Context, bail};
+use clap::{Args, Parser, Subcommand};
+use tokio_util::sync::CancellationToken;
+
+use crate::{
+    app::{self, App, AppOptions},
+    clock::Clock,
+    config::Config,
+    service::{
+        self,
+        keys::{KeySource, KeyStore},
+        orgs::{NewOrgInput, ProfileEdit},
+    },
+    state::AppState,
+    store,
+};
+
+/// Understory: expertise profiles of civil-society organisations, federated over ActivityPub.
+#[derive(Parser, Debug)]
+#[command(name = "understory", version, about, long_about = None)]
+pub struct Cli {
+    /// Settings file (TOML); UNDERSTORY_* environment variables override it.
+    #[arg(long, global = true, value_name = "PATH")]
+    pub config: Option<PathBuf>,
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Top-level commands.
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Run the instance: HTTP server and delivery worker.
+    Serve,
+    /// Manage organisations and their updates.
+    #[command(subcommand)]
+    Org(OrgCommand),
+    /// Show the delivery queue: pending deliveries and failing instances.
+    Deliveries,
+    /// Write a consistent copy of the SQLite database to PATH while the instance runs.
+    Backup {
+        /// Where to write the copy (must not exist).
+        path: PathBuf,
+    },
+}
+
+/// `understory org ...`
+#[derive(Subcommand, Debug)]
+pub enum OrgCommand {
+    /// Create an organisation and print its actor URL.
+    Create(CreateArgs),
+    /// Publish an update to the organisation's followers and print its URL.
+    Post {
+        /// The organisation's handle.
+        handle: String,
+        /// The update's text (plain text; links and #hashtags are made for you).
+        text: String,
+        /// BCP 47 language of the text.
+        #[arg(long, value_name = "CODE")]
+        lang: Option<String>,
+    },
+    /// Change an update's text (followers receive the edit).
+    EditPost {
+        /// The organisation's handle.
+        handle: String,
+        /// The update's number (the last part of its URL).
+        id: i64,
+        /// The new text.
+        text: String,
+    },
+    /// Delete an update (followers receive the deletion; its URL answers 410).
+    DeletePost {
+        /// The organisation's handle.
+        handle: String,
+        /// The update's number.
+        id: i64,
+    },
+    /// Change profile settings (followers receive the new profile).
+    Edit(EditArgs),
+    /// List organisations.
+    List,
+    /// Follow a remote account (user@domain or actor URL) as this organisation.
+    Follow {
+        /// The organisation's handle.
+        handle: String,
+        /// user@domain or an actor URL.
+        target: String,
+    },
+    /// List followers (or follow requests with --pending).
+    Followers {
+        /// The organisation's handle.
+        handle: String,
+        /// Show requests waiting for approval instead.
+        #[arg(long)]
+        pending: bool,
+    },
+    /// Approve a pending follow request.
+    Approve {
+        /// The organisation's handle.
+        handle: String,
+        /// The follower's actor URL.
+        actor: String,
+    },
+    /// Refuse a pending follow request.
+    Reject {
+        /// The organisation's handle.
+        handle: String,
+        /// The follower's actor URL.
+        actor: String,
+    },
+}
+
+/// `org create` arguments.
+#[derive(Args, Debug)]
+pub struct CreateArgs {
+    /// Handle: 1-30 characters of a-z, 0-9 and _ (the `handle` in @handle@domain).
+    pub handle: String,
+    /// Display name.
+    #[arg(long)]
+    pub name: String,
+    /// Plain-text summary.
+    #[arg(long, default_value = "")]
+    pub summary: String,
+    /// Approve followers by hand.
+    #[arg(long)]
+    pub approve_followers: bool,
+}
+
+/// `org edit` arguments.
+#[derive(Args, Debug)]
+pub struct EditArgs {
+    /// The organisation's handle.
+    pub handle: String,
+    /// New display name.
+    #[arg(long)]
+    pub name: Option<String>,
+    /// New summary.
+    #[arg(long)]
+    pub summary: Option<String>,
+    /// Approve followers by hand (true or false).
+    #[arg(long, value_name = "BOOL")]
+    pub approve_followers: Option<bool>,
+    /// Publish the followers list, not just the count (true or false).
+    #[arg(long, value_name = "BOOL")]
+    pub public_lists: Option<bool>,
+}
+
+/// Runs a parsed command line.
+pub async fn run(cli: Cli) -> anyhow::Result<()> {
+    let config = Config::load(cli.config.as_deref())?;
+    match cli.command {
+        Command::Serve => serve(config).await,
+        Command::Org(cmd) => org(&open(config).await?, cmd).await,
+        Command::Deliveries => {
+            let state = open(config).await?;
+            let s = store::outbox::status(&state.db).await?;
+            println!("pending deliveries: {}\nfailing instances: {}\ndead instances: {}", s.pending, s.failing_instances, s.dead_instances);
+            Ok(())
+        }
+        Command::Backup { path } => {
+            if path.exists() {
+                bail!("{} already exists; choose a new path", path.display());
+            }
+            let state = open(config).await?;
+            if !state.db.is_sqlite() {
+                bail!("backup of PostgreSQL: use pg_dump -Fc (see docs/operations/backup.md)");
+            }
+            let target = path.to_str().context("backup path must be UTF-8")?;
+            state.db.backup_sqlite(target).await?;
+            println!("{}", path.display());
+            Ok(())
+        }
+    }
+}
+
+async fn open(config: Config) -> anyhow::Result<AppState> {
+    let db = app::open_database(&config).await?;
+    Ok(AppState::new(db, config, Clock::System, KeyStore::new(KeySource::Generate))?)
+}
+
+async fn serve(config: Config) -> anyhow::Result<()> {
+    let listener = tokio::net::TcpListener::bind(config.bind)
+        .await
+        .with_context(|| format!("cannot listen on {} (UNDERSTORY_BIND)", config.bind))?;
+    let db = app::open_database(&config).await?;
+    let app = App::build(config, db, listener, AppOptions::default()).await?;
+    let shutdown = CancellationToken::new();
+    let signal = shutdown.clone();
+    tokio::spawn(async move {
+        wait_for_signal().await;
+        tracing::info!("shutdown requested");
+        signal.cancel();
+    });
+    app.run(shutdown).await
+}
+
+async fn wait_for_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! { _ = ctrl_c => {}, _ = term => {} }
+}
+
+async fn org(state: &AppState, cmd: OrgCommand) -> anyhow::Result<()> {
+    match cmd {
+        OrgCommand::Create(a) => {
+            let input = NewOrgInput { handle: a.handle, name: a.name, summary: a.summary, approve_followers: a.approve_followers };
+            let org = service::orgs::create(state, &input).await?;
+            println!("{}", state.urls.org(&org.handle));
+        }
+        OrgCommand::Post { handle, text, lang } => {
+            let post = service::posts::publish(state, &handle, &text, lang.as_deref()).await?;
+            println!("{}", state.urls.update(&handle, post.id));
+        }
+        OrgCommand::EditPost { handle, id, text } => {
+            service::posts::edit(state, &handle, id, &text).await?;
+            println!("{}", state.urls.update(&handle, id));
+        }
+        OrgCommand::DeletePost { handle, id } => {
+            service::posts::delete(state, &handle, id).await?;
+            println!("deleted {}", state.urls.update(&handle, id));
+        }
+        OrgCommand::Edit(a) => {
+            let edit = ProfileEdit { name: a.name, summary: a.summary, approve_followers: a.approve_followers, public_lists: a.public_lists };
+            let org = service::orgs::edit(state, &a.handle, &edit).await?;
+            println!("{}", state.urls.org(&org.handle));
+        }
+        OrgCommand::List => {
+            for org in store::orgs::list(&state.db).await? {
+                println!("{}\t{}\t{}", org.handle, org.name, state.urls.org(&org.handle));
+            }
+        }
+        OrgCommand::Follow { handle, target } => {
+            let actor = service::follows::follow(state, &handle, &target).await?;
+            println!("follow request sent to {actor}");
+        }
+        OrgCommand::Followers { handle, pending } => {
+            let which = if pending { store::follows::PENDING } else { store::follows::ACCEPTED };
+            for f in service::follows::followers(state, &handle, which).await? {
+                println!("{}", f.ap_id);
+            }
+        }
+        OrgCommand::Approve { handle, actor } => service::follows::answer(state, &handle, &actor, true).await?,
+        OrgCommand::Reject { handle, actor } => service::follows::answer(state, &handle, &actor, false).await?,
+    }
+    Ok(())
+}

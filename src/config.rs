@@ -1,0 +1,266 @@
+//! Settings: an optional `understory.toml` with `UNDERSTORY_*` environment overrides.
+//!
+//! Every setting has a default, so `understory serve` runs with no file at all.
+
+use std::{fmt, net::SocketAddr, path::Path};
+
+use serde::Deserialize;
+use url::Url;
+
+/// Default public URL: a local-test instance on this machine.
+pub const DEFAULT_PUBLIC_URL: &str = "http://localhost:8080";
+/// Default listen address.
+pub const DEFAULT_BIND: &str = "127.0.0.1:8080";
+/// Default database: a SQLite file in the working directory, created if missing.
+pub const DEFAULT_DATABASE_URL: &str = "sqlite://understory.db";
+
+/// How strictly the instance treats remote addresses (DESIGN.md section 2, three modes).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Mode {
+    /// `http://` public URL: http and loopback/private addresses allowed for federation.
+    LocalTest,
+    /// `https://` public URL: https only, loopback and private addresses refused.
+    Production,
+    /// Production rules, but private and loopback addresses allowed (closed networks, labs).
+    Lab,
+}
+
+impl Mode {
+    /// Whether outgoing requests may reach loopback and private addresses.
+    pub fn allows_private_addresses(self) -> bool {
+        matches!(self, Self::LocalTest | Self::Lab)
+    }
+
+    /// Whether outgoing requests may use plain http.
+    pub fn allows_http(self) -> bool {
+        self == Self::LocalTest
+    }
+}
+
+/// Log output format.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    /// Human-readable lines.
+    #[default]
+    Text,
+    /// One JSON object per line, for log collectors.
+    Json,
+}
+
+/// The file form: every key optional, unknown keys refused.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileConfig {
+    public_url: Option<String>,
+    bind: Option<String>,
+    database_url: Option<String>,
+    log_format: Option<LogFormat>,
+    allow_private_networks: Option<bool>,
+}
+
+/// The instance's settings, resolved from defaults, the file and the environment.
+#[derive(Clone)]
+pub struct Config {
+    /// Scheme, host and port of the instance: the domain of every actor.
+    pub public_url: Url,
+    /// Address the HTTP server listens on.
+    pub bind: SocketAddr,
+    /// `sqlite://...` or `postgres://...`.
+    pub database_url: String,
+    /// Log output format.
+    pub log_format: LogFormat,
+    /// Allow private addresses with an https public URL (lab mode).
+    pub allow_private_networks: bool,
+}
+
+/// A setting that could not be used; the message names it.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct ConfigError(pub String);
+
+impl Config {
+    /// Loads the file at `path` (if given, it must exist) then applies environment overrides.
+    pub fn load(path: Option<&Path>) -> Result<Self, ConfigError> {
+        let file = match path {
+            Some(path) => {
+                let text = std::fs::read_to_string(path)
+                    .map_err(|e| ConfigError(format!("cannot read {}: {e}", path.display())))?;
+                toml::from_str::<FileConfig>(&text)
+                    .map_err(|e| ConfigError(format!("{}: {e}", path.display())))?
+            }
+            None => FileConfig::default(),
+        };
+        Self::resolve(file, |name| std::env::var(name).ok())
+    }
+
+    /// Builds a config from explicit values (tests and embedding); no file, no environment.
+    pub fn for_url(public_url: &str, database_url: &str) -> Result<Self, ConfigError> {
+        let file = FileConfig {
+            public_url: Some(public_url.to_owned()),
+            database_url: Some(database_url.to_owned()),
+            ..FileConfig::default()
+        };
+        Self::resolve(file, |_| None)
+    }
+
+    fn resolve(file: FileConfig, env: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let public_url = env("UNDERSTORY_PUBLIC_URL")
+            .or(file.public_url)
+            .unwrap_or_else(|| DEFAULT_PUBLIC_URL.to_owned());
+        let bind = env("UNDERSTORY_BIND").or(file.bind).unwrap_or_else(|| DEFAULT_BIND.to_owned());
+        let database_url = env("UNDERSTORY_DATABASE_URL")
+            .or(file.database_url)
+            .unwrap_or_else(|| DEFAULT_DATABASE_URL.to_owned());
+        let log_format = match env("UNDERSTORY_LOG_FORMAT") {
+            Some(v) if v == "json" => LogFormat::Json,
+            Some(v) if v == "text" => LogFormat::Text,
+            Some(v) => return Err(ConfigError(format!("UNDERSTORY_LOG_FORMAT: expected text or json, got {v:?}"))),
+            None => file.log_format.unwrap_or_default(),
+        };
+        let allow_private_networks = match env("UNDERSTORY_ALLOW_PRIVATE_NETWORKS") {
+            Some(v) => parse_bool("UNDERSTORY_ALLOW_PRIVATE_NETWORKS", &v)?,
+            None => file.allow_private_networks.unwrap_or(false),
+        };
+        Ok(Self {
+            public_url: parse_public_url(&public_url)?,
+            bind: bind
+                .parse()
+                .map_err(|e| ConfigError(format!("UNDERSTORY_BIND: {bind:?} is not an address: {e}")))?,
+            database_url: check_database_url(database_url)?,
+            log_format,
+            allow_private_networks,
+        })
+    }
+
+    /// The federation mode this configuration puts the instance in.
+    pub fn mode(&self) -> Mode {
+        match (self.public_url.scheme(), self.allow_private_networks) {
+            ("http", _) => Mode::LocalTest,
+            (_, true) => Mode::Lab,
+            _ => Mode::Production,
+        }
+    }
+
+    /// `host` or `host:port`: the domain part of every handle and the instance actor's name.
+    pub fn authority(&self) -> String {
+        authority_of(&self.public_url).unwrap_or_default()
+    }
+}
+
+/// `host[:port]` of a URL, lowercased, without userinfo.
+pub fn authority_of(url: &Url) -> Option<String> {
+    let host = url.host_str()?.to_ascii_lowercase();
+    Some(match url.port() {
+        Some(port) => format!("{host}:{port}"),
+        None => host,
+    })
+}
+
+fn parse_bool(name: &str, value: &str) -> Result<bool, ConfigError> {
+    match value {
+        "true" | "1" | "yes" => Ok(true),
+        "false" | "0" | "no" => Ok(false),
+        _ => Err(ConfigError(format!("{name}: expected true or false, got {value:?}"))),
+    }
+}
+
+fn parse_public_url(raw: &str) -> Result<Url, ConfigError> {
+    let url = Url::parse(raw).map_err(|e| ConfigError(format!("UNDERSTORY_PUBLIC_URL: {raw:?}: {e}")))?;
+    let ok = matches!(url.scheme(), "http" | "https")
+        && url.host_str().is_some()
+        && url.path() == "/"
+        && url.query().is_none()
+        && url.username().is_empty();
+    if !ok {
+        return Err(ConfigError(format!(
+            "UNDERSTORY_PUBLIC_URL: {raw:?} must be http(s)://host[:port] with no path"
+        )));
+    }
+    Ok(url)
+}
+
+fn check_database_url(raw: String) -> Result<String, ConfigError> {
+    if raw.starts_with("sqlite:") || raw.starts_with("postgres://") || raw.starts_with("postgresql://") {
+        Ok(raw)
+    } else {
+        Err(ConfigError(format!(
+            "UNDERSTORY_DATABASE_URL: {raw:?} must start with sqlite: or postgres://"
+        )))
+    }
+}
+
+impl fmt::Debug for Config {
+    /// Redacts the database password, which may sit in the URL.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let db = match Url::parse(&self.database_url) {
+            Ok(mut url) if url.password().is_some() => {
+                let _ = url.set_password(Some("redacted"));
+                url.to_string()
+            }
+            _ => self.database_url.clone(),
+        };
+        f.debug_struct("Config")
+            .field("public_url", &self.public_url.as_str())
+            .field("bind", &self.bind)
+            .field("database_url", &db)
+            .field("log_format", &self.log_format)
+            .field("allow_private_networks", &self.allow_private_networks)
+            .finish()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn env_of(pairs: &'static [(&'static str, &'static str)]) -> impl Fn(&str) -> Option<String> {
+        move |name| pairs.iter().find(|(k, _)| *k == name).map(|(_, v)| (*v).to_owned())
+    }
+
+    #[test]
+    fn defaults_are_a_local_test_instance_on_sqlite() {
+        let config = Config::resolve(FileConfig::default(), |_| None).unwrap();
+        assert_eq!(config.mode(), Mode::LocalTest);
+        assert_eq!(config.authority(), "localhost:8080");
+        assert_eq!(config.database_url, "sqlite://understory.db");
+    }
+
+    #[test]
+    fn environment_overrides_the_file() {
+        let file = FileConfig { public_url: Some("https://a.example".into()), ..Default::default() };
+        let config = Config::resolve(file, env_of(&[("UNDERSTORY_PUBLIC_URL", "https://b.example")])).unwrap();
+        assert_eq!(config.authority(), "b.example");
+        assert_eq!(config.mode(), Mode::Production);
+    }
+
+    #[test]
+    fn bad_values_name_the_setting() {
+        let err = Config::resolve(FileConfig::default(), env_of(&[("UNDERSTORY_PUBLIC_URL", "ftp://x")]))
+            .err()
+            .unwrap();
+        assert!(err.0.contains("UNDERSTORY_PUBLIC_URL"));
+        let err = Config::resolve(FileConfig::default(), env_of(&[("UNDERSTORY_BIND", "nope")]))
+            .err()
+            .unwrap();
+        assert!(err.0.contains("UNDERSTORY_BIND"));
+        assert!(toml::from_str::<FileConfig>("colour = 1").is_err());
+    }
+
+    #[test]
+    fn debug_redacts_the_database_password() {
+        let config = Config::for_url("https://a.example", "postgres://u:secret@db/x").unwrap();
+        assert!(!format!("{config:?}").contains("secret"));
+    }
+
+    #[test]
+    fn private_networks_make_lab_mode() {
+        let config = Config::resolve(
+            FileConfig::default(),
+            env_of(&[("UNDERSTORY_PUBLIC_URL", "https://lab.test:8443"), ("UNDERSTORY_ALLOW_PRIVATE_NETWORKS", "true")]),
+        )
+        .unwrap();
+        assert_eq!(config.mode(), Mode::Lab);
+        assert_eq!(config.authority(), "lab.test:8443");
+    }
+}

@@ -1,0 +1,190 @@
+//! The delivery worker: claims due deliveries, signs each at send time, sends them in order per
+//! instance (many instances at once), and records the outcome in batches.
+
+use std::{collections::HashMap, sync::Arc, time::Duration};
+
+use futures_util::{StreamExt, stream};
+use tokio_util::sync::CancellationToken;
+use url::Url;
+
+use crate::{
+    httpsig::KeyPair,
+    net::fetch::{PostOutcome, Signer},
+    service::{self, Error, keys},
+    state::AppState,
+    store::{self, outbox::Claimed},
+};
+
+/// How long the worker idles when nothing is due before looking again (rows written by
+/// another process, such as the CLI, are found within this).
+pub const IDLE_POLL: Duration = Duration::from_secs(1);
+/// Deliveries claimed per pass.
+pub const CLAIM_BATCH: i64 = 512;
+/// Instances sent to at once.
+pub const CONCURRENCY: usize = 64;
+/// How long a claim holds before another worker may take the row (a crashed worker's rows).
+pub const LEASE_MS: i64 = 5 * 60 * 1000;
+/// First retry delay; doubles per failure.
+pub const BASE_BACKOFF_MS: i64 = 30 * 1000;
+/// Longest retry delay.
+pub const MAX_BACKOFF_MS: i64 = 24 * 3600 * 1000;
+
+/// Retry delay after `failures` consecutive failures: 30 s, 1 min, 2 min, ... capped at a day.
+pub fn backoff_ms(failures: i32) -> i64 {
+    let shift = failures.clamp(1, 32) - 1;
+    BASE_BACKOFF_MS.saturating_mul(1_i64 << shift).min(MAX_BACKOFF_MS)
+}
+
+type Signers = HashMap<Option<i64>, (Arc<KeyPair>, String)>;
+
+/// One pass: claims due deliveries and attempts each once. Returns how many were attempted.
+pub async fn deliver_due(state: &AppState) -> service::Result<usize> {
+    let now = state.clock.now_ms();
+    let claimed = store::outbox::claim(&state.db, now, now + LEASE_MS, CLAIM_BATCH).await?;
+    if claimed.is_empty() {
+        return Ok(0);
+    }
+    let attempted = claimed.len();
+    let mut bodies: HashMap<i64, Arc<Vec<u8>>> = HashMap::new();
+    let mut org_of: HashMap<i64, Option<i64>> = HashMap::new();
+    let mut signers: Signers = HashMap::new();
+    let mut by_domain: Vec<(String, Vec<Claimed>)> = Vec::new();
+    for c in claimed {
+        if !bodies.contains_key(&c.outbox_id) {
+            let (body, org_id) = store::outbox::activity(&state.db, c.outbox_id)
+                .await?
+                .ok_or_else(|| Error::Internal(format!("outbox row {} missing", c.outbox_id)))?;
+            bodies.insert(c.outbox_id, Arc::new(body.into_bytes()));
+            org_of.insert(c.outbox_id, org_id);
+            if let std::collections::hash_map::Entry::Vacant(slot) = signers.entry(org_id) {
+                slot.insert(signer_for(state, org_id).await?);
+            }
+        }
+        match by_domain.iter_mut().find(|(d, _)| *d == c.domain) {
+            Some((_, rows)) => rows.push(c),
+            None => by_domain.push((c.domain.clone(), vec![c])),
+        }
+    }
+    let signers = Arc::new(signers);
+    let bodies = Arc::new(bodies);
+    let org_of = Arc::new(org_of);
+    let delivered: Vec<Vec<i64>> = stream::iter(by_domain)
+        .map(|(domain, rows)| {
+            let (state, signers, bodies, org_of) = (state.clone(), signers.clone(), bodies.clone(), org_of.clone());
+            async move { send_domain(&state, &domain, rows, &signers, &bodies, &org_of).await }
+        })
+        .buffer_unordered(CONCURRENCY)
+        .collect()
+        .await;
+    let done: Vec<i64> = delivered.into_iter().flatten().collect();
+    store::outbox::mark_delivered(&state.db, &done, state.clock.now_ms()).await?;
+    Ok(attempted)
+}
+
+async fn signer_for(state: &AppState, org_id: Option<i64>) -> service::Result<(Arc<KeyPair>, String)> {
+    match org_id {
+        Some(id) => {
+            let org = store::orgs::find(&state.db, id).await?.ok_or_else(|| Error::NotFound("organisation".into()))?;
+            Ok((keys::org_key(state, id).await?, format!("{}#main-key", state.urls.org(&org.handle))))
+        }
+        None => Ok((keys::instance_key(state).await?, format!("{}#main-key", state.urls.instance_actor()))),
+    }
+}
+
+/// Sends one instance's rows in order; stops at the first retryable failure and hands the rest
+/// back. Returns the ids delivered (or refused for good, which are recorded here).
+async fn send_domain(state: &AppState, domain: &str, rows: Vec<Claimed>, signers: &Signers,
+    bodies: &HashMap<i64, Arc<Vec<u8>>>, org_of: &HashMap<i64, Option<i64>>) -> Vec<i64> {
+    let mut done = Vec::new();
+    let mut rows = rows.into_iter();
+    while let Some(row) = rows.next() {
+        let outcome = send_one(state, &row, signers, bodies, org_of).await;
+        match outcome {
+            PostOutcome::Delivered => done.push(row.id),
+            PostOutcome::Refused(status) => {
+                tracing::info!(inbox = %row.inbox, status, "delivery refused for good");
+                if let Err(e) = store::outbox::mark_refused(&state.db, row.id, state.clock.now_ms(), &format!("HTTP {status}")).await {
+                    tracing::warn!(error = %e, "recording a refused delivery failed");
+                }
+            }
+            PostOutcome::Retry { reason, retry_after } => {
+                let rest: Vec<i64> = rows.map(|r| r.id).collect();
+                record_failure(state, domain, &row, &reason, retry_after, &rest).await;
+                break;
+            }
+        }
+    }
+    if !done.is_empty() {
+        if let Err(e) = store::outbox::instance_succeeded(&state.db, domain, state.clock.now_ms()).await {
+            tracing::warn!(error = %e, domain, "recording instance health failed");
+        }
+    }
+    done
+}
+
+async fn send_one(state: &AppState, row: &Claimed, signers: &Signers, bodies: &HashMap<i64, Arc<Vec<u8>>>,
+    org_of: &HashMap<i64, Option<i64>>) -> PostOutcome {
+    let (Some(body), Some(org_id)) = (bodies.get(&row.outbox_id), org_of.get(&row.outbox_id)) else {
+        return PostOutcome::Refused(0);
+    };
+    let Some((key, key_id)) = signers.get(org_id) else {
+        return PostOutcome::Refused(0);
+    };
+    let Ok(inbox) = Url::parse(&row.inbox) else {
+        return PostOutcome::Refused(0);
+    };
+    let signer = Signer { key, key_id };
+    match state.http.post_activity(&inbox, &signer, body, state.clock.now_ms()).await {
+        Ok(outcome) => outcome,
+        Err(e) => PostOutcome::Retry { reason: e.to_string(), retry_after: None },
+    }
+}
+
+async fn record_failure(state: &AppState, domain: &str, row: &Claimed, reason: &str, retry_after: Option<Duration>,
+    rest: &[i64]) {
+    let now = state.clock.now_ms();
+    let failures = store::outbox::instance_fail_count(&state.db, domain).await.unwrap_or(0) + 1;
+    let wait = backoff_ms(failures).max(retry_after.map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(MAX_BACKOFF_MS)));
+    let retry_at = now + wait.min(MAX_BACKOFF_MS);
+    tracing::info!(inbox = %row.inbox, reason, failures, retry_in_s = wait / 1000, "delivery failed; will retry");
+    let results = [
+        store::outbox::instance_failed(&state.db, domain, now, retry_at).await.map(|_| ()),
+        store::outbox::mark_failed(&state.db, row.id, row.attempts + 1, retry_at, reason).await,
+        store::outbox::release(&state.db, rest).await,
+    ];
+    for r in results {
+        if let Err(e) = r {
+            tracing::warn!(error = %e, domain, "recording a failed delivery failed");
+        }
+    }
+}
+
+/// The worker loop: a pass, then (when idle) wait for a notify, the poll interval or shutdown.
+/// A pass in progress finishes before the loop sees the shutdown.
+pub async fn run(state: AppState, stop: CancellationToken) {
+    while !stop.is_cancelled() {
+        let sent = deliver_due(&state).await.unwrap_or_else(|e| {
+            tracing::warn!(error = %e, "delivery pass failed");
+            0
+        });
+        if sent == 0 {
+            tokio::select! {
+                _ = stop.cancelled() => break,
+                _ = state.delivery_notify.notified() => {}
+                _ = tokio::time::sleep(IDLE_POLL) => {}
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_doubles_and_caps_at_a_day() {
+        assert_eq!(backoff_ms(1), 30_000);
+        assert_eq!(backoff_ms(2), 60_000);
+        assert_eq!(backoff_ms(40), MAX_BACKOFF_MS);
+    }
+}

@@ -1,0 +1,89 @@
+//! Sanitising remote HTML before it is stored or shown (Mastodon's allow-list).
+
+use std::collections::HashSet;
+
+/// Longest remote HTML kept, in bytes, after sanitising.
+pub const MAX_REMOTE_HTML: usize = 64 * 1024;
+/// Longest remote display name kept, in characters.
+pub const MAX_REMOTE_NAME: usize = 200;
+
+/// Keeps only Mastodon's allowed elements, `http(s)` links, and `h-*`/`mention`/`hashtag`
+/// classes; drops scripts, styles, event handlers and every other attribute.
+pub fn sanitize(html: &str) -> String {
+    let tags: HashSet<&str> = [
+        "p", "br", "span", "a", "del", "s", "pre", "blockquote", "code", "b", "strong", "u", "i", "em", "ul", "ol", "li",
+    ]
+    .into_iter()
+    .collect();
+    let mut classes = HashSet::new();
+    classes.insert("mention");
+    classes.insert("hashtag");
+    classes.insert("invisible");
+    classes.insert("ellipsis");
+    classes.insert("h-card");
+    classes.insert("u-url");
+    let out = ammonia::Builder::default()
+        .tags(tags)
+        .tag_attributes(Default::default())
+        .generic_attributes(HashSet::new())
+        .add_tag_attributes("a", ["href"])
+        .allowed_classes([("a", classes.clone()), ("span", classes)].into_iter().collect())
+        .url_schemes(["http", "https"].into_iter().collect())
+        .link_rel(Some("nofollow noopener noreferrer"))
+        .clean(html)
+        .to_string();
+    truncate_bytes(out, MAX_REMOTE_HTML)
+}
+
+/// Plain text of a remote name: tags removed, whitespace collapsed, length bounded.
+pub fn plain_name(raw: &str) -> String {
+    let text = ammonia::Builder::empty().clean(raw).to_string();
+    let text = text.replace("&amp;", "&").replace("&lt;", "<").replace("&gt;", ">").replace("&quot;", "\"");
+    let collapsed = text.split_whitespace().collect::<Vec<_>>().join(" ");
+    collapsed.chars().filter(|c| !c.is_control()).take(MAX_REMOTE_NAME).collect()
+}
+
+fn truncate_bytes(mut s: String, max: usize) -> String {
+    if s.len() > max {
+        let mut cut = max;
+        while !s.is_char_boundary(cut) {
+            cut -= 1;
+        }
+        s.truncate(cut);
+    }
+    s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn removes_everything_executable() {
+        for evil in [
+            "<script>alert(1)</script>",
+            "<img src=x onerror=alert(1)>",
+            "<a href=\"javascript:alert(1)\">x</a>",
+            "<svg><script>alert(1)</script></svg>",
+            "<p style=\"background:url(javascript:alert(1))\">x</p>",
+            "<iframe src=//evil></iframe>",
+        ] {
+            let clean = sanitize(evil);
+            for bad in ["<script", "onerror", "javascript:", "<svg", "style=", "<iframe", "<img"] {
+                assert!(!clean.contains(bad), "{evil} -> {clean}");
+            }
+        }
+    }
+
+    #[test]
+    fn keeps_links_and_mentions() {
+        let clean = sanitize("<p>Hi <a href=\"https://x.example/@a\" class=\"u-url mention\">@a</a></p>");
+        assert!(clean.contains("href=\"https://x.example/@a\""));
+        assert!(clean.contains("mention"));
+    }
+
+    #[test]
+    fn names_become_plain_text() {
+        assert_eq!(plain_name("<b>Open</b>\n  Aid &amp; Co"), "Open Aid & Co");
+    }
+}

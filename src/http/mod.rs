@@ -1,0 +1,3 @@
+//! Shared HTTP pieces: content negotiation and response helpers.
+
+pub mod negotiate;

@@ -1,0 +1,144 @@
+//! Actor documents: our organisations and instance actor out, remote actors in.
+
+use serde_json::{Value, json};
+use url::Url;
+
+use super::{Urls, context, id_of, type_of};
+use crate::{clock::rfc3339, config::authority_of, domain::html, domain::text::escape_html, store::actors::RemoteActor, store::orgs::Org};
+
+/// Actor types we accept from peers (Mastodon's list).
+pub const ACTOR_TYPES: [&str; 5] = ["Person", "Organization", "Service", "Application", "Group"];
+
+/// The `Organization` actor of a local organisation. `public_key_pem` must be present.
+pub fn org_actor(urls: &Urls, org: &Org, public_key_pem: &str) -> Value {
+    let id = urls.org(&org.handle);
+    let summary = if org.summary.is_empty() {
+        String::new()
+    } else {
+        format!("<p>{}</p>", escape_html(&org.summary).replace('\n', "<br>"))
+    };
+    json!({
+        "@context": context(),
+        "id": id,
+        "type": "Organization",
+        "preferredUsername": org.handle,
+        "name": org.name,
+        "summary": summary,
+        "url": urls.profile(&org.handle),
+        "published": rfc3339(org.created_at),
+        "updated": rfc3339(org.updated_at),
+        "inbox": urls.org_part(&org.handle, "inbox"),
+        "outbox": urls.org_part(&org.handle, "outbox"),
+        "followers": urls.org_part(&org.handle, "followers"),
+        "following": urls.org_part(&org.handle, "following"),
+        "featured": urls.org_part(&org.handle, "featured"),
+        "featuredTags": urls.org_part(&org.handle, "tags"),
+        "endpoints": {"sharedInbox": urls.shared_inbox()},
+        "manuallyApprovesFollowers": org.manually_approves_followers,
+        "discoverable": org.discoverable,
+        "indexable": org.indexable,
+        "tag": [],
+        "attachment": [],
+        "publicKey": {"id": format!("{id}#main-key"), "owner": id, "publicKeyPem": public_key_pem},
+    })
+}
+
+/// The instance actor (`Application`, username = the domain), which signs our GETs.
+pub fn instance_actor(urls: &Urls, public_key_pem: &str, created_at: i64) -> Value {
+    let id = urls.instance_actor();
+    json!({
+        "@context": context(),
+        "id": id,
+        "type": "Application",
+        "preferredUsername": urls.authority(),
+        "name": urls.authority(),
+        "summary": "<p>The instance actor of this Understory instance. It signs requests and peers directories.</p>",
+        "url": format!("{}/", urls.base()),
+        "published": rfc3339(created_at),
+        "inbox": format!("{id}/inbox"),
+        "outbox": format!("{id}/outbox"),
+        "endpoints": {"sharedInbox": urls.shared_inbox()},
+        "manuallyApprovesFollowers": true,
+        "discoverable": false,
+        "indexable": false,
+        "publicKey": {"id": format!("{id}#main-key"), "owner": id, "publicKeyPem": public_key_pem},
+    })
+}
+
+/// Why a remote actor document was refused.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+#[error("invalid actor: {0}")]
+pub struct ActorError(pub String);
+
+fn same_origin(a: &Url, b: &str) -> bool {
+    Url::parse(b).is_ok_and(|b| a.scheme() == b.scheme() && a.host_str() == b.host_str() && a.port() == b.port())
+}
+
+/// Parses a fetched actor document. `fetched_from` is the final URL it came from: the `id` must
+/// equal it (no redirect to another actor), and inbox, shared inbox and key must share its origin.
+pub fn parse_remote_actor(doc: &Value, fetched_from: &Url, now_ms: i64) -> Result<RemoteActor, ActorError> {
+    let err = |m: &str| ActorError(m.to_owned());
+    let id = doc.get("id").and_then(Value::as_str).ok_or_else(|| err("no id"))?;
+    let id_url = Url::parse(id).map_err(|_| err("id is not a URL"))?;
+    if id_url.as_str() != fetched_from.as_str() && id != fetched_from.as_str() {
+        return Err(err("id differs from the URL it was fetched from"));
+    }
+    let actor_type = type_of(doc).ok_or_else(|| err("no type"))?;
+    if !ACTOR_TYPES.contains(&actor_type) {
+        return Err(ActorError(format!("type {actor_type:?} is not an actor")));
+    }
+    let username = doc.get("preferredUsername").and_then(Value::as_str).ok_or_else(|| err("no preferredUsername"))?;
+    if username.is_empty() || username.len() > 256 {
+        return Err(err("bad preferredUsername"));
+    }
+    let inbox = doc.get("inbox").and_then(Value::as_str).ok_or_else(|| err("no inbox"))?;
+    let shared_inbox = doc.pointer("/endpoints/sharedInbox").and_then(Value::as_str);
+    let key = match doc.get("publicKey") {
+        Some(Value::Array(keys)) => keys.first(),
+        other => other,
+    }
+    .ok_or_else(|| err("no publicKey"))?;
+    let key_id = key.get("id").and_then(Value::as_str).ok_or_else(|| err("no publicKey.id"))?;
+    let owner = key.get("owner").and_then(Value::as_str).unwrap_or(id);
+    let pem = key.get("publicKeyPem").and_then(Value::as_str).ok_or_else(|| err("no publicKeyPem"))?;
+    if owner != id {
+        return Err(err("publicKey.owner is not the actor"));
+    }
+    for (name, url) in [("inbox", Some(inbox)), ("sharedInbox", shared_inbox), ("publicKey.id", Some(key_id))] {
+        if let Some(url) = url {
+            if !same_origin(&id_url, url) {
+                return Err(ActorError(format!("{name} is on another origin")));
+            }
+        }
+    }
+    let url = match doc.get("url") {
+        Some(Value::String(u)) if same_origin(&id_url, u) => Some(u.clone()),
+        _ => None,
+    };
+    Ok(RemoteActor {
+        id: 0,
+        ap_id: id.to_owned(),
+        actor_type: actor_type.to_owned(),
+        username: username.to_owned(),
+        domain: authority_of(&id_url).ok_or_else(|| err("id has no host"))?,
+        name: html::plain_name(doc.get("name").and_then(Value::as_str).unwrap_or(username)),
+        summary: html::sanitize(doc.get("summary").and_then(Value::as_str).unwrap_or("")),
+        url,
+        inbox: inbox.to_owned(),
+        shared_inbox: shared_inbox.map(str::to_owned),
+        key_id: key_id.to_owned(),
+        public_key_pem: pem.to_owned(),
+        discoverable: doc.get("discoverable").and_then(Value::as_bool).unwrap_or(false),
+        indexable: doc.get("indexable").and_then(Value::as_bool).unwrap_or(false),
+        fetched_at: now_ms,
+        deleted_at: None,
+    })
+}
+
+/// The actor id a key document or actor document names (`owner` of a bare key).
+pub fn key_owner(doc: &Value) -> Option<&str> {
+    if type_of(doc).is_some_and(|t| ACTOR_TYPES.contains(&t)) {
+        return id_of(doc);
+    }
+    doc.get("owner").and_then(Value::as_str)
+}

@@ -1,0 +1,63 @@
+//! ActivityPub documents: building what we publish and parsing what peers send.
+//!
+//! Documents are `serde_json::Value`s built field by field so that what peers see is explicit
+//! and covered by snapshot tests.
+
+pub mod activities;
+pub mod actor;
+pub mod collections;
+pub mod note;
+pub mod urls;
+
+use serde_json::{Value, json};
+
+pub use urls::Urls;
+
+/// The ActivityStreams namespace; Mastodon refuses documents whose context lacks it.
+pub const AS_CONTEXT: &str = "https://www.w3.org/ns/activitystreams";
+/// The public collection.
+pub const PUBLIC: &str = "https://www.w3.org/ns/activitystreams#Public";
+/// Content type of every ActivityPub document we serve.
+pub const ACTIVITY_JSON: &str = "application/activity+json; charset=utf-8";
+
+/// The `@context` of actors and notes: Mastodon's own term definitions, copied exactly
+/// (reference/fediverse-interop.md section 2.3).
+pub fn context() -> Value {
+    json!([
+        AS_CONTEXT,
+        "https://w3id.org/security/v1",
+        {
+            "manuallyApprovesFollowers": "as:manuallyApprovesFollowers",
+            "sensitive": "as:sensitive",
+            "Hashtag": "as:Hashtag",
+            "alsoKnownAs": {"@id": "as:alsoKnownAs", "@type": "@id"},
+            "movedTo": {"@id": "as:movedTo", "@type": "@id"},
+            "toot": "http://joinmastodon.org/ns#",
+            "featured": {"@id": "toot:featured", "@type": "@id"},
+            "featuredTags": {"@id": "toot:featuredTags", "@type": "@id"},
+            "discoverable": "toot:discoverable",
+            "indexable": "toot:indexable",
+            "schema": "http://schema.org#",
+            "PropertyValue": "schema:PropertyValue",
+            "value": "schema:value"
+        }
+    ])
+}
+
+/// The `id` of a JSON object, or the string itself when the value is a bare id.
+pub fn id_of(value: &Value) -> Option<&str> {
+    match value {
+        Value::String(s) => Some(s),
+        Value::Object(map) => map.get("id").and_then(Value::as_str),
+        _ => None,
+    }
+}
+
+/// The first `type` of an object (`type` may be an array; Misskey reads the first).
+pub fn type_of(value: &Value) -> Option<&str> {
+    match value.get("type")? {
+        Value::String(s) => Some(s),
+        Value::Array(items) => items.first().and_then(Value::as_str),
+        _ => None,
+    }
+}

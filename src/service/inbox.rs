@@ -1,0 +1,208 @@
+//! Processing a verified incoming activity. The signature was checked by the HTTP layer; here
+//! the actor must be the signer, ids must sit on the actor's host, and each activity id is
+//! processed once. Everything one activity changes commits together, or nothing does.
+
+use serde_json::Value;
+use url::Url;
+
+use super::{Error, Result, follows};
+use crate::{
+    config::authority_of,
+    domain::html,
+    protocol::{actor::parse_remote_actor, id_of, type_of},
+    state::AppState,
+    store::{self, Tx, actors::RemoteActor},
+};
+
+/// Activity types we accept and deliberately do nothing with.
+const IGNORED: [&str; 8] = ["Add", "Remove", "Block", "Flag", "Move", "EmojiReact", "View", "Read"];
+/// Object types stored as remote notes.
+const NOTE_TYPES: [&str; 4] = ["Note", "Article", "Question", "Page"];
+
+/// What became of an activity.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    /// Processed now.
+    Processed,
+    /// Seen before: acknowledged, not processed again.
+    Duplicate,
+    /// Valid but of no concern to us; nothing stored.
+    Ignored,
+}
+
+fn host_of(url: &str) -> Option<String> {
+    Url::parse(url).ok().as_ref().and_then(authority_of)
+}
+
+/// Processes `activity`, already verified as signed by `signer`.
+pub async fn receive(state: &AppState, activity: &Value, signer: &RemoteActor) -> Result<Outcome> {
+    let actor = activity.get("actor").and_then(id_of).ok_or_else(|| Error::Invalid("activity has no actor".into()))?;
+    if actor != signer.ap_id {
+        return Err(Error::Unauthorized(format!("signed by {} but the actor is {actor}", signer.ap_id)));
+    }
+    let id = activity.get("id").and_then(Value::as_str).ok_or_else(|| Error::Invalid("activity has no id".into()))?;
+    if host_of(id).is_none() || host_of(id) != host_of(actor) {
+        return Err(Error::Invalid("activity id is not on the actor's host".into()));
+    }
+    let kind = type_of(activity).ok_or_else(|| Error::Invalid("activity has no type".into()))?;
+    let object = activity.get("object").ok_or_else(|| Error::Invalid("activity has no object".into()));
+    let mut tx = state.db.begin().await?;
+    if !store::inbox::first_sight(&mut tx, id, state.clock.now_ms()).await? {
+        return Ok(Outcome::Duplicate);
+    }
+    let outcome = match kind {
+        "Follow" => on_follow(&mut tx, state, activity, object?, signer).await?,
+        "Undo" => on_undo(&mut tx, state, object?, signer).await?,
+        "Like" | "Announce" => on_interaction(&mut tx, state, id, kind, object?, signer).await?,
+        "Create" => on_create(&mut tx, state, object?, signer).await?,
+        "Update" => on_update(&mut tx, state, object?, signer).await?,
+        "Delete" => on_delete(&mut tx, state, object?, signer).await?,
+        "Accept" | "Reject" => {
+            let follow_id = id_of(object?).ok_or_else(|| Error::Invalid("Accept names no Follow".into()))?;
+            store::follows::answer_following(&mut tx, follow_id, signer.id, kind == "Accept").await?;
+            Outcome::Processed
+        }
+        k if IGNORED.contains(&k) => Outcome::Ignored,
+        other => return Err(Error::Invalid(format!("unsupported activity type {other:?}"))),
+    };
+    tx.commit().await?;
+    if outcome == Outcome::Processed {
+        crate::delivery::notify(state);
+    }
+    Ok(outcome)
+}
+
+async fn on_follow(tx: &mut Tx, state: &AppState, activity: &Value, object: &Value, signer: &RemoteActor) -> Result<Outcome> {
+    let target = id_of(object).ok_or_else(|| Error::Invalid("Follow names no object".into()))?;
+    let handle = state.urls.handle_of_actor(target).ok_or_else(|| Error::NotFound(format!("actor {target}")))?;
+    let org = super::orgs::find_live(state, handle).await?;
+    let wanted = if org.manually_approves_followers { store::follows::PENDING } else { store::follows::ACCEPTED };
+    let id = activity.get("id").and_then(Value::as_str).unwrap_or_default();
+    let stored = store::follows::upsert_follower(tx, org.id, signer.id, id, wanted, state.clock.now_ms()).await?;
+    if stored == store::follows::ACCEPTED {
+        follows::send_answer(tx, state, org.id, &state.urls.org(handle), activity, &signer.inbox, true).await?;
+    }
+    Ok(Outcome::Processed)
+}
+
+async fn on_undo(tx: &mut Tx, state: &AppState, object: &Value, signer: &RemoteActor) -> Result<Outcome> {
+    let undone = id_of(object).ok_or_else(|| Error::Invalid("Undo names no object".into()))?;
+    if object.is_object() && object.get("actor").and_then(id_of) != Some(signer.ap_id.as_str()) {
+        return Err(Error::Forbidden("cannot undo another actor's activity".into()));
+    }
+    let mut removed = store::follows::remove_follower_by_activity(tx, signer.id, undone).await?
+        | store::posts::remove_interaction(tx, undone, signer.id).await?;
+    // Mastodon may Undo an older Follow id than the one we kept after a repeated Follow:
+    // an embedded Follow of one of our organisations ends the relationship all the same.
+    if !removed && type_of(object) == Some("Follow") {
+        let handle = object.get("object").and_then(id_of).and_then(|t| state.urls.handle_of_actor(t));
+        if let Some(org) = match handle {
+            Some(h) => store::orgs::find_by_handle(&state.db, h).await?,
+            None => None,
+        } {
+            removed = store::follows::remove_follower(tx, org.id, signer.id).await?;
+        }
+    }
+    Ok(if removed { Outcome::Processed } else { Outcome::Ignored })
+}
+
+async fn on_interaction(tx: &mut Tx, state: &AppState, id: &str, kind: &str, object: &Value, signer: &RemoteActor)
+    -> Result<Outcome> {
+    let target = id_of(object).ok_or_else(|| Error::Invalid(format!("{kind} names no object")))?;
+    let Some((handle, post_id)) = state.urls.update_of(target) else {
+        return Ok(Outcome::Ignored);
+    };
+    super::posts::live_post(state, handle, post_id).await?;
+    let kind = if kind == "Like" { "like" } else { "announce" };
+    store::posts::add_interaction(tx, id, kind, signer.id, post_id, state.clock.now_ms()).await?;
+    Ok(Outcome::Processed)
+}
+
+/// Checks an embedded object: it must be embedded, on the actor's host, and by the actor.
+fn own_object<'a>(object: &'a Value, signer: &RemoteActor) -> Result<&'a str> {
+    let id = object.get("id").and_then(Value::as_str).ok_or_else(|| Error::Invalid("object must be embedded with an id".into()))?;
+    if host_of(id).is_none() || host_of(id) != host_of(&signer.ap_id) {
+        return Err(Error::Forbidden("object id is not on the actor's host".into()));
+    }
+    if let Some(author) = object.get("attributedTo").and_then(id_of) {
+        if author != signer.ap_id {
+            return Err(Error::Forbidden("object is attributed to another actor".into()));
+        }
+    }
+    Ok(id)
+}
+
+async fn on_create(tx: &mut Tx, state: &AppState, object: &Value, signer: &RemoteActor) -> Result<Outcome> {
+    let id = own_object(object, signer)?;
+    if !type_of(object).is_some_and(|t| NOTE_TYPES.contains(&t)) {
+        return Ok(Outcome::Ignored);
+    }
+    let content = html::sanitize(object.get("content").and_then(Value::as_str).unwrap_or(""));
+    let published = object
+        .get("published")
+        .and_then(Value::as_str)
+        .and_then(|p| chrono::DateTime::parse_from_rfc3339(p).ok())
+        .map_or(state.clock.now_ms(), |d| d.timestamp_millis());
+    let (org_id, reason, post_id) = match relevance(tx, state, object, signer).await? {
+        Some(found) => found,
+        None => return Ok(Outcome::Ignored),
+    };
+    store::inbox::insert_note(tx, id, signer.id, org_id, reason, post_id, &content, published, state.clock.now_ms()).await?;
+    Ok(Outcome::Processed)
+}
+
+/// Which organisation a note concerns: a reply to its update, a mention of it, or a post by an
+/// actor it follows.
+async fn relevance(tx: &mut Tx, state: &AppState, object: &Value, signer: &RemoteActor)
+    -> Result<Option<(i64, &'static str, Option<i64>)>> {
+    if let Some((handle, post_id)) = object.get("inReplyTo").and_then(id_of).and_then(|r| state.urls.update_of(r)) {
+        let (org, _) = super::posts::live_post(state, handle, post_id).await?;
+        return Ok(Some((org.id, "reply", Some(post_id))));
+    }
+    let tags = object.get("tag").and_then(Value::as_array).cloned().unwrap_or_default();
+    for tag in &tags {
+        if type_of(tag) != Some("Mention") {
+            continue;
+        }
+        if let Some(handle) = tag.get("href").and_then(Value::as_str).and_then(|h| state.urls.handle_of_actor(h)) {
+            if let Some(org) = store::orgs::find_by_handle(&state.db, handle).await?.filter(|o| o.deleted_at.is_none()) {
+                return Ok(Some((org.id, "mention", None)));
+            }
+        }
+    }
+    let following = store::follows::orgs_following(tx, signer.id).await?;
+    Ok(following.first().map(|org_id| (*org_id, "followed", None)))
+}
+
+async fn on_update(tx: &mut Tx, state: &AppState, object: &Value, signer: &RemoteActor) -> Result<Outcome> {
+    if id_of(object) == Some(signer.ap_id.as_str()) {
+        let url = Url::parse(&signer.ap_id).map_err(|_| Error::Invalid("bad actor id".into()))?;
+        let mut actor = parse_remote_actor(object, &url, state.clock.now_ms()).map_err(|e| Error::Invalid(e.to_string()))?;
+        actor.id = signer.id;
+        store::actors::upsert(tx, &actor).await?;
+        return Ok(Outcome::Processed);
+    }
+    let id = own_object(object, signer)?;
+    let content = html::sanitize(object.get("content").and_then(Value::as_str).unwrap_or(""));
+    let updated = store::inbox::update_note(tx, id, signer.id, &content, state.clock.now_ms()).await?;
+    Ok(if updated { Outcome::Processed } else { Outcome::Ignored })
+}
+
+async fn on_delete(tx: &mut Tx, state: &AppState, object: &Value, signer: &RemoteActor) -> Result<Outcome> {
+    let target = id_of(object).ok_or_else(|| Error::Invalid("Delete names no object".into()))?;
+    if target == signer.ap_id {
+        store::actors::mark_deleted(tx, signer.id, state.clock.now_ms()).await?;
+        return Ok(Outcome::Processed);
+    }
+    if host_of(target).is_none() || host_of(target) != host_of(&signer.ap_id) {
+        return Err(Error::Forbidden("cannot delete an object of another host".into()));
+    }
+    match store::inbox::note_author(tx, target).await? {
+        Some(author) if author != signer.id => Err(Error::Forbidden("cannot delete another actor's object".into())),
+        Some(_) => {
+            store::inbox::delete_note(tx, target).await?;
+            Ok(Outcome::Processed)
+        }
+        None => Ok(Outcome::Ignored),
+    }
+}

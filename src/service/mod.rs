@@ -1,0 +1,60 @@
+//! Use cases: what staff, operators and peers can make happen. Handlers and the CLI call these;
+//! these call `store`, `protocol` and `delivery`.
+
+pub mod follows;
+pub mod inbox;
+pub mod keys;
+pub mod orgs;
+pub mod posts;
+pub mod remote;
+
+use crate::{domain::DomainError, net::NetError, store::StoreError};
+
+/// What a use case can fail with; `error.rs` maps each variant to one HTTP status.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// Input broke a rule; the message names the field.
+    #[error("{0}")]
+    Invalid(String),
+    /// The thing does not exist.
+    #[error("{0} not found")]
+    NotFound(String),
+    /// The thing existed and was deleted.
+    #[error("{0} was deleted")]
+    Gone(String),
+    /// A unique name is taken.
+    #[error("{0}")]
+    Conflict(String),
+    /// The caller may not do this.
+    #[error("{0}")]
+    Forbidden(String),
+    /// A signature or credential was missing or wrong.
+    #[error("{0}")]
+    Unauthorized(String),
+    /// A remote server could not be reached or answered badly.
+    #[error(transparent)]
+    Remote(#[from] NetError),
+    /// The database failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// Anything else that is our fault.
+    #[error("{0}")]
+    Internal(String),
+}
+
+impl From<DomainError> for Error {
+    fn from(e: DomainError) -> Self {
+        Self::Invalid(e.to_string())
+    }
+}
+
+/// Result of a use case.
+pub type Result<T> = std::result::Result<T, Error>;
+
+/// A random token for activity ids (128 bits, hex).
+pub fn token() -> String {
+    let mut bytes = [0u8; 16];
+    // The system RNG only fails if the OS has no entropy source at all.
+    let _ = aws_lc_rs::rand::fill(&mut bytes);
+    hex::encode(bytes)
+}

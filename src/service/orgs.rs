@@ -1,0 +1,119 @@
+//! Organisations: create, look up, edit the profile (which sends `Update` of the actor).
+
+use super::{Error, Result, keys, token};
+use crate::{
+    delivery,
+    domain::{Handle, plain_text},
+    protocol::{activities, actor::org_actor},
+    state::AppState,
+    store::{
+        self,
+        orgs::{NewOrg, Org, ProfileChange},
+    },
+};
+
+/// Longest display name.
+pub const MAX_NAME_CHARS: usize = 100;
+/// Longest summary.
+pub const MAX_SUMMARY_CHARS: usize = 2_000;
+
+/// What staff give to create an organisation.
+#[derive(Debug, Clone, Default)]
+pub struct NewOrgInput {
+    /// Handle (validated here).
+    pub handle: String,
+    /// Display name.
+    pub name: String,
+    /// Plain-text summary.
+    pub summary: String,
+    /// Approve followers by hand.
+    pub approve_followers: bool,
+}
+
+/// Creates an organisation. No key pair is made here (keys are made on first use).
+pub async fn create(state: &AppState, input: &NewOrgInput) -> Result<Org> {
+    let handle = Handle::parse(&input.handle)?;
+    let name = plain_text("name", &input.name, MAX_NAME_CHARS, true)?;
+    let summary = plain_text("summary", &input.summary, MAX_SUMMARY_CHARS, false)?;
+    if let Some(existing) = store::orgs::find_by_handle(&state.db, handle.as_str()).await? {
+        return Err(Error::Conflict(if existing.deleted_at.is_some() {
+            format!("handle {handle} belonged to a deleted organisation and stays reserved")
+        } else {
+            format!("handle {handle} is taken")
+        }));
+    }
+    let new = NewOrg {
+        handle: handle.as_str(),
+        name: &name,
+        summary: &summary,
+        manually_approves_followers: input.approve_followers,
+        now: state.clock.now_ms(),
+    };
+    let id = match store::orgs::insert(&state.db, &new).await {
+        Ok(id) => id,
+        Err(e) if e.is_unique_violation() => return Err(Error::Conflict(format!("handle {handle} is taken"))),
+        Err(e) => return Err(e.into()),
+    };
+    store::orgs::find(&state.db, id).await?.ok_or_else(|| Error::Internal("organisation vanished".into()))
+}
+
+/// A live organisation by handle: `NotFound` if unknown, `Gone` if deleted.
+pub async fn find_live(state: &AppState, handle: &str) -> Result<Org> {
+    match store::orgs::find_by_handle(&state.db, handle).await? {
+        Some(org) if org.deleted_at.is_some() => Err(Error::Gone(format!("organisation {handle}"))),
+        Some(org) => Ok(org),
+        None => Err(Error::NotFound(format!("organisation {handle}"))),
+    }
+}
+
+/// Profile edits; `None` leaves a field as it is.
+#[derive(Debug, Clone, Default)]
+pub struct ProfileEdit {
+    /// Display name.
+    pub name: Option<String>,
+    /// Summary.
+    pub summary: Option<String>,
+    /// Approve followers by hand.
+    pub approve_followers: Option<bool>,
+    /// Show follower lists publicly.
+    pub public_lists: Option<bool>,
+}
+
+/// Applies a profile edit and sends `Update` of the actor to followers, in one transaction.
+pub async fn edit(state: &AppState, handle: &str, edit: &ProfileEdit) -> Result<Org> {
+    let org = find_live(state, handle).await?;
+    let change = ProfileChange {
+        name: match &edit.name {
+            Some(n) => plain_text("name", n, MAX_NAME_CHARS, true)?,
+            None => org.name.clone(),
+        },
+        summary: match &edit.summary {
+            Some(s) => plain_text("summary", s, MAX_SUMMARY_CHARS, false)?,
+            None => org.summary.clone(),
+        },
+        manually_approves_followers: edit.approve_followers.unwrap_or(org.manually_approves_followers),
+        public_lists: edit.public_lists.unwrap_or(org.public_lists),
+        discoverable: org.discoverable,
+        indexable: org.indexable,
+        listed_in: org.listed_in.clone(),
+    };
+    let key = keys::org_key(state, org.id).await?;
+    let now = state.clock.now_ms().max(org.updated_at + 1);
+    let mut tx = state.db.begin().await?;
+    store::orgs::update_profile(&mut tx, org.id, &change, now).await?;
+    let updated = Org {
+        name: change.name.clone(),
+        summary: change.summary.clone(),
+        manually_approves_followers: change.manually_approves_followers,
+        public_lists: change.public_lists,
+        updated_at: now,
+        ..org
+    };
+    let actor = org_actor(&state.urls, &updated, key.public_pem());
+    let id = state.urls.activity(&state.urls.org(handle), "updates", &token());
+    let activity = activities::wrap("Update", &id, &state.urls.org(handle), &actor, None);
+    delivery::to_followers(&mut tx, state, updated.id, &activity).await?;
+    tx.commit().await?;
+    delivery::notify(state);
+    Ok(updated)
+}

@@ -1,0 +1,90 @@
+//! Updates: publish, edit and delete, each delivered to followers from the outbox.
+
+use super::{Error, Result, orgs, token};
+use crate::{
+    clock::rfc3339,
+    delivery,
+    domain::{language_tag, plain_text, text},
+    protocol::{activities, note},
+    state::AppState,
+    store::{self, orgs::Org, posts::Post},
+};
+
+/// Default language of an update when none is given.
+pub const DEFAULT_LANGUAGE: &str = "en";
+
+/// Publishes an update and writes its `Create` for every follower in the same transaction.
+pub async fn publish(state: &AppState, handle: &str, body: &str, lang: Option<&str>) -> Result<Post> {
+    let org = orgs::find_live(state, handle).await?;
+    let source = plain_text("text", body, text::MAX_UPDATE_CHARS, true)?;
+    let lang = language_tag(lang.unwrap_or(DEFAULT_LANGUAGE))?;
+    let rendered = text::render(&source, &state.urls.tag_base());
+    let tags = serde_json::to_string(&rendered.tags).map_err(|e| Error::Internal(e.to_string()))?;
+    let now = state.clock.now_ms();
+    let mut tx = state.db.begin().await?;
+    let id = store::posts::insert(&mut tx, org.id, &source, &rendered.html, &tags, &lang, now).await?;
+    let post = Post {
+        id,
+        org_id: org.id,
+        source,
+        content_html: rendered.html,
+        tags,
+        lang,
+        published: now,
+        updated: None,
+        deleted_at: None,
+    };
+    let object = note::note(&state.urls, handle, &post, note::NoteCounts::default());
+    let activity_id = format!("{}/activity", state.urls.update(handle, id));
+    let activity = activities::wrap("Create", &activity_id, &state.urls.org(handle), &object, Some(&rfc3339(now)));
+    delivery::to_followers(&mut tx, state, org.id, &activity).await?;
+    tx.commit().await?;
+    delivery::notify(state);
+    Ok(post)
+}
+
+/// Rewrites an update's text and sends `Update` with a newer `updated`.
+pub async fn edit(state: &AppState, handle: &str, id: i64, body: &str) -> Result<Post> {
+    let (org, post) = live_post(state, handle, id).await?;
+    let source = plain_text("text", body, text::MAX_UPDATE_CHARS, true)?;
+    let rendered = text::render(&source, &state.urls.tag_base());
+    let tags = serde_json::to_string(&rendered.tags).map_err(|e| Error::Internal(e.to_string()))?;
+    // Peers ignore an edit whose `updated` is not newer, at second precision.
+    let floor = post.updated.unwrap_or(post.published) / 1000 * 1000 + 1000;
+    let now = state.clock.now_ms().max(floor);
+    let mut tx = state.db.begin().await?;
+    store::posts::update(&mut tx, id, &source, &rendered.html, &tags, now).await?;
+    let post = Post { source, content_html: rendered.html, tags, updated: Some(now), ..post };
+    let object = note::note(&state.urls, handle, &post, note::NoteCounts::default());
+    let activity_id = state.urls.activity(&state.urls.update(handle, id), "updates", &now.to_string());
+    let activity = activities::wrap("Update", &activity_id, &state.urls.org(handle), &object, None);
+    delivery::to_followers(&mut tx, state, org.id, &activity).await?;
+    tx.commit().await?;
+    delivery::notify(state);
+    Ok(post)
+}
+
+/// Deletes an update: it then answers 410, and followers get `Delete` with a Tombstone.
+pub async fn delete(state: &AppState, handle: &str, id: i64) -> Result<()> {
+    let (org, _) = live_post(state, handle, id).await?;
+    let now = state.clock.now_ms();
+    let mut tx = state.db.begin().await?;
+    store::posts::mark_deleted(&mut tx, id, now).await?;
+    let object_id = state.urls.update(handle, id);
+    let activity_id = state.urls.activity(&object_id, "delete", &token());
+    let activity = activities::delete(&activity_id, &state.urls.org(handle), &object_id, &state.urls.org_part(handle, "followers"));
+    delivery::to_followers(&mut tx, state, org.id, &activity).await?;
+    tx.commit().await?;
+    delivery::notify(state);
+    Ok(())
+}
+
+/// An organisation's live update: `NotFound` or `Gone` otherwise.
+pub async fn live_post(state: &AppState, handle: &str, id: i64) -> Result<(Org, Post)> {
+    let org = orgs::find_live(state, handle).await?;
+    match store::posts::find(&state.db, org.id, id).await? {
+        Some(p) if p.deleted_at.is_some() => Err(Error::Gone(format!("update {id}"))),
+        Some(p) => Ok((org, p)),
+        None => Err(Error::NotFound(format!("update {id}"))),
+    }
+}

@@ -1,0 +1,136 @@
+//! Organisations hosted on this instance.
+
+use std::fmt;
+
+use super::{Db, StoreError, Tx};
+use crate::{on_db, on_tx};
+
+const COLUMNS: &str = "id, handle, name, summary, manually_approves_followers, public_lists, discoverable, \
+    indexable, listed_in, public_key_pem, private_key_pem, created_at, updated_at, deleted_at";
+
+/// An organisation row.
+#[derive(sqlx::FromRow, Clone)]
+pub struct Org {
+    /// Row id.
+    pub id: i64,
+    /// The handle in `@handle@domain`.
+    pub handle: String,
+    /// Display name.
+    pub name: String,
+    /// Plain-text summary.
+    pub summary: String,
+    /// Follow requests wait for staff approval.
+    pub manually_approves_followers: bool,
+    /// Followers and following lists are shown (not just counts).
+    pub public_lists: bool,
+    /// Consent to directories (`discoverable` on the actor).
+    pub discoverable: bool,
+    /// Consent to full-text search of updates.
+    pub indexable: bool,
+    /// `none`, `home`, `network` or `public`.
+    pub listed_in: String,
+    /// SPKI PEM, made lazily.
+    pub public_key_pem: Option<String>,
+    /// PKCS#8 PEM, made lazily.
+    pub private_key_pem: Option<String>,
+    /// Creation time (ms).
+    pub created_at: i64,
+    /// Last profile change (ms).
+    pub updated_at: i64,
+    /// Deletion time; a deleted handle stays reserved.
+    pub deleted_at: Option<i64>,
+}
+
+impl fmt::Debug for Org {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Org").field("id", &self.id).field("handle", &self.handle).finish_non_exhaustive()
+    }
+}
+
+/// Fields of a new organisation.
+#[derive(Debug, Clone)]
+pub struct NewOrg<'a> {
+    /// Handle (already validated).
+    pub handle: &'a str,
+    /// Display name.
+    pub name: &'a str,
+    /// Summary.
+    pub summary: &'a str,
+    /// Approve followers by hand.
+    pub manually_approves_followers: bool,
+    /// Creation time (ms).
+    pub now: i64,
+}
+
+/// Inserts an organisation; a taken handle (deleted or not) is a unique violation.
+pub async fn insert(db: &Db, org: &NewOrg<'_>) -> Result<i64, StoreError> {
+    let sql = "insert into orgs (handle, name, summary, manually_approves_followers, public_lists, discoverable, \
+        indexable, listed_in, created_at, updated_at) values ($1, $2, $3, $4, false, false, false, 'home', $5, $5) returning id";
+    let row: (i64,) = on_db!(db, pool => sqlx::query_as(sql)
+        .bind(org.handle).bind(org.name).bind(org.summary).bind(org.manually_approves_followers).bind(org.now)
+        .fetch_one(pool).await)?;
+    Ok(row.0)
+}
+
+/// Finds an organisation by handle, deleted or not.
+pub async fn find_by_handle(db: &Db, handle: &str) -> Result<Option<Org>, StoreError> {
+    let sql = format!("select {COLUMNS} from orgs where handle = $1");
+    Ok(on_db!(db, pool => sqlx::query_as(&sql).bind(handle).fetch_optional(pool).await)?)
+}
+
+/// Finds an organisation by row id.
+pub async fn find(db: &Db, id: i64) -> Result<Option<Org>, StoreError> {
+    let sql = format!("select {COLUMNS} from orgs where id = $1");
+    Ok(on_db!(db, pool => sqlx::query_as(&sql).bind(id).fetch_optional(pool).await)?)
+}
+
+/// Lists live organisations by handle.
+pub async fn list(db: &Db) -> Result<Vec<Org>, StoreError> {
+    let sql = format!("select {COLUMNS} from orgs where deleted_at is null order by handle");
+    Ok(on_db!(db, pool => sqlx::query_as(&sql).fetch_all(pool).await)?)
+}
+
+/// Stores a key pair unless one is already there (another process may have won the race).
+pub async fn set_keys_if_absent(db: &Db, id: i64, public_pem: &str, private_pem: &str) -> Result<(), StoreError> {
+    on_db!(db, pool => sqlx::query(
+        "update orgs set public_key_pem = $1, private_key_pem = $2 where id = $3 and private_key_pem is null")
+        .bind(public_pem).bind(private_pem).bind(id).execute(pool).await.map(|r| r.rows_affected()))?;
+    Ok(())
+}
+
+/// Profile fields an edit may change.
+#[derive(Debug, Clone)]
+pub struct ProfileChange {
+    /// Display name.
+    pub name: String,
+    /// Summary.
+    pub summary: String,
+    /// Approve followers by hand.
+    pub manually_approves_followers: bool,
+    /// Show follower lists.
+    pub public_lists: bool,
+    /// Directory consent.
+    pub discoverable: bool,
+    /// Search consent.
+    pub indexable: bool,
+    /// Reach.
+    pub listed_in: String,
+}
+
+/// Writes a profile change inside `tx`.
+pub async fn update_profile(tx: &mut Tx, id: i64, change: &ProfileChange, now: i64) -> Result<(), StoreError> {
+    let sql = "update orgs set name = $1, summary = $2, manually_approves_followers = $3, public_lists = $4, \
+        discoverable = $5, indexable = $6, listed_in = $7, updated_at = $8 where id = $9";
+    on_tx!(tx, conn => sqlx::query(sql)
+        .bind(&change.name).bind(&change.summary).bind(change.manually_approves_followers).bind(change.public_lists)
+        .bind(change.discoverable).bind(change.indexable).bind(&change.listed_in).bind(now).bind(id)
+        .execute(conn).await.map(|r| r.rows_affected()))?;
+    Ok(())
+}
+
+/// Number of live organisations.
+pub async fn count(db: &Db) -> Result<i64, StoreError> {
+    let row: (i64,) = on_db!(db, pool => sqlx::query_as("select count(*) from orgs where deleted_at is null")
+        .fetch_one(pool).await)?;
+    Ok(row.0)
+}

@@ -1,0 +1,198 @@
+//! The persistent outbox: activities, their per-inbox deliveries, and remote instance health.
+
+use super::{Db, StoreError, Tx};
+use crate::{on_db, on_tx};
+
+/// Rows per multi-row insert (5 parameters each, well under both backends' limits).
+const INSERT_CHUNK: usize = 500;
+/// An instance failing this long is marked dead (it is still retried, at the longest backoff).
+pub const DEAD_AFTER_MS: i64 = 3 * 24 * 3600 * 1000;
+
+/// One delivery target: an inbox URL and the `host[:port]` it belongs to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Target {
+    /// Inbox URL.
+    pub inbox: String,
+    /// `host[:port]` of the inbox.
+    pub domain: String,
+}
+
+/// Writes an activity and one delivery per target inside `tx`; returns the outbox id.
+pub async fn enqueue(tx: &mut Tx, ap_id: &str, org_id: Option<i64>, body: &str, targets: &[Target], now: i64)
+    -> Result<i64, StoreError> {
+    let row: (i64,) = on_tx!(tx, conn => sqlx::query_as(
+        "insert into outbox (ap_id, org_id, body, created_at) values ($1, $2, $3, $4) returning id")
+        .bind(ap_id).bind(org_id).bind(body).bind(now).fetch_one(conn).await)?;
+    let outbox_id = row.0;
+    for chunk in targets.chunks(INSERT_CHUNK) {
+        let mut sql = String::from(
+            "insert into deliveries (outbox_id, inbox, domain, attempts, next_attempt_at, created_at) values ");
+        for i in 0..chunk.len() {
+            let b = i * 2 + 3;
+            if i > 0 {
+                sql.push(',');
+            }
+            sql.push_str(&format!("($1, ${b}, ${}, 0, $2, $2)", b + 1));
+        }
+        on_tx!(tx, conn => {
+            let mut q = sqlx::query(&sql).bind(outbox_id).bind(now);
+            for t in chunk {
+                q = q.bind(&t.inbox).bind(&t.domain);
+            }
+            q.execute(conn).await.map(|r| r.rows_affected())
+        })?;
+    }
+    Ok(outbox_id)
+}
+
+/// A claimed delivery with the activity it carries.
+#[derive(sqlx::FromRow, Debug, Clone)]
+pub struct Claimed {
+    /// Delivery row id.
+    pub id: i64,
+    /// Outbox row id.
+    pub outbox_id: i64,
+    /// Target inbox.
+    pub inbox: String,
+    /// Target `host[:port]`.
+    pub domain: String,
+    /// Attempts so far.
+    pub attempts: i32,
+}
+
+/// Claims up to `limit` due deliveries (oldest first) for this worker until `lease_until`,
+/// skipping instances in backoff. On PostgreSQL concurrent workers skip each other's rows.
+pub async fn claim(db: &Db, now: i64, lease_until: i64, limit: i64) -> Result<Vec<Claimed>, StoreError> {
+    let pick = "select d.id from deliveries d where d.delivered_at is null and d.next_attempt_at <= $2 \
+        and (d.lease_until is null or d.lease_until < $2) \
+        and not exists (select 1 from remote_instances i where i.domain = d.domain and i.next_retry_at > $2) \
+        order by d.id limit $3";
+    let mut rows: Vec<Claimed> = match db {
+        Db::Sqlite(pool) => {
+            let sql = format!("update deliveries set lease_until = $1 where id in ({pick}) \
+                returning id, outbox_id, inbox, domain, attempts");
+            sqlx::query_as(&sql).bind(lease_until).bind(now).bind(limit).fetch_all(pool).await?
+        }
+        Db::Postgres(pool) => {
+            let sql = format!("update deliveries set lease_until = $1 where id in ({pick} for update skip locked) \
+                returning id, outbox_id, inbox, domain, attempts");
+            sqlx::query_as(&sql).bind(lease_until).bind(now).bind(limit).fetch_all(pool).await?
+        }
+    };
+    rows.sort_by_key(|r| r.id);
+    Ok(rows)
+}
+
+/// The JSON body and signing organisation (`None`: the instance actor) of an outbox row.
+pub async fn activity(db: &Db, outbox_id: i64) -> Result<Option<(String, Option<i64>)>, StoreError> {
+    Ok(on_db!(db, pool => sqlx::query_as("select body, org_id from outbox where id = $1")
+        .bind(outbox_id).fetch_optional(pool).await)?)
+}
+
+/// Marks deliveries done in one statement.
+pub async fn mark_delivered(db: &Db, ids: &[i64], now: i64) -> Result<(), StoreError> {
+    update_ids(db, "update deliveries set delivered_at = $1, lease_until = null where", ids, now).await
+}
+
+/// Hands claimed deliveries back without counting an attempt (shutdown, instance backoff).
+pub async fn release(db: &Db, ids: &[i64]) -> Result<(), StoreError> {
+    update_ids(db, "update deliveries set lease_until = null where $1 = $1 and", ids, 0).await
+}
+
+async fn update_ids(db: &Db, prefix: &str, ids: &[i64], now: i64) -> Result<(), StoreError> {
+    if ids.is_empty() {
+        return Ok(());
+    }
+    match db {
+        Db::Sqlite(pool) => {
+            let json = serde_json::to_string(ids).unwrap_or_default();
+            let sql = format!("{prefix} id in (select value from json_each($2))");
+            sqlx::query(&sql).bind(now).bind(json).execute(pool).await?;
+        }
+        Db::Postgres(pool) => {
+            let sql = format!("{prefix} id = any($2)");
+            sqlx::query(&sql).bind(now).bind(ids).execute(pool).await?;
+        }
+    }
+    Ok(())
+}
+
+/// Records a failed attempt and when to try again.
+pub async fn mark_failed(db: &Db, id: i64, attempts: i32, next_attempt_at: i64, error: &str) -> Result<(), StoreError> {
+    on_db!(db, pool => sqlx::query(
+        "update deliveries set attempts = $1, next_attempt_at = $2, last_error = $3, lease_until = null where id = $4")
+        .bind(attempts).bind(next_attempt_at).bind(error).bind(id).execute(pool).await.map(|r| r.rows_affected()))?;
+    Ok(())
+}
+
+/// Gives up on a delivery the receiver refused for good (a 4xx other than 408/429).
+pub async fn mark_refused(db: &Db, id: i64, now: i64, error: &str) -> Result<(), StoreError> {
+    on_db!(db, pool => sqlx::query(
+        "update deliveries set delivered_at = $1, last_error = $2, lease_until = null where id = $3")
+        .bind(now).bind(error).bind(id).execute(pool).await.map(|r| r.rows_affected()))?;
+    Ok(())
+}
+
+/// Records that an instance answered: it is alive, its backoff is cleared.
+pub async fn instance_succeeded(db: &Db, domain: &str, now: i64) -> Result<(), StoreError> {
+    on_db!(db, pool => sqlx::query(
+        "insert into remote_instances (domain, fail_count, last_success_at, dead) values ($1, 0, $2, false) \
+         on conflict (domain) do update set fail_count = 0, first_failure_at = null, next_retry_at = null, \
+         dead = false, last_success_at = excluded.last_success_at")
+        .bind(domain).bind(now).execute(pool).await.map(|r| r.rows_affected()))?;
+    Ok(())
+}
+
+/// Records that an instance failed and must not be tried before `retry_at`; returns its failure count.
+pub async fn instance_failed(db: &Db, domain: &str, now: i64, retry_at: i64) -> Result<i32, StoreError> {
+    let row: (i32,) = on_db!(db, pool => sqlx::query_as(
+        "insert into remote_instances (domain, fail_count, first_failure_at, next_retry_at, dead) values ($1, 1, $2, $3, false) \
+         on conflict (domain) do update set fail_count = remote_instances.fail_count + 1, \
+         first_failure_at = coalesce(remote_instances.first_failure_at, excluded.first_failure_at), \
+         next_retry_at = excluded.next_retry_at, \
+         dead = coalesce(remote_instances.first_failure_at, excluded.first_failure_at) < $4 returning fail_count")
+        .bind(domain).bind(now).bind(retry_at).bind(now - DEAD_AFTER_MS).fetch_one(pool).await)?;
+    Ok(row.0)
+}
+
+/// Current failure count of an instance (0 when healthy or unknown).
+pub async fn instance_fail_count(db: &Db, domain: &str) -> Result<i32, StoreError> {
+    let row: Option<(i32,)> = on_db!(db, pool => sqlx::query_as("select fail_count from remote_instances where domain = $1")
+        .bind(domain).fetch_optional(pool).await)?;
+    Ok(row.map_or(0, |r| r.0))
+}
+
+/// Queue figures for operators.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct QueueStatus {
+    /// Deliveries not yet done.
+    pub pending: i64,
+    /// Instances currently failing.
+    pub failing_instances: i64,
+    /// Instances marked dead.
+    pub dead_instances: i64,
+}
+
+/// Counts pending deliveries and failing instances.
+pub async fn status(db: &Db) -> Result<QueueStatus, StoreError> {
+    let (pending,): (i64,) = on_db!(db, pool => sqlx::query_as(
+        "select count(*) from deliveries where delivered_at is null").fetch_one(pool).await)?;
+    let (failing, dead): (i64, i64) = on_db!(db, pool => sqlx::query_as(
+        "select count(*), coalesce(sum(case when dead then 1 else 0 end), 0) from remote_instances where fail_count > 0")
+        .fetch_one(pool).await)?;
+    Ok(QueueStatus { pending, failing_instances: failing, dead_instances: dead })
+}
+
+/// The next time any pending delivery becomes due (for the worker's sleep), if any.
+pub async fn next_due(db: &Db) -> Result<Option<i64>, StoreError> {
+    let row: (Option<i64>,) = on_db!(db, pool => sqlx::query_as(
+        "select min(next_attempt_at) from deliveries where delivered_at is null").fetch_one(pool).await)?;
+    Ok(row.0)
+}
+
+/// Hands back every lease (start-up of the only process serving a SQLite database, after a crash).
+pub async fn release_all(db: &Db) -> Result<u64, StoreError> {
+    let done = on_db!(db, pool => sqlx::query("update deliveries set lease_until = null where lease_until is not null and delivered_at is null")
+        .execute(pool).await.map(|r| r.rows_affected()))?;
+    Ok(done)
+}

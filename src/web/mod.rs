@@ -1,0 +1,36 @@
+//! HTML pages: server-rendered, no JavaScript needed.
+
+pub mod home;
+pub mod profile;
+
+use askama::Template;
+use axum::{
+    Router,
+    http::{HeaderValue, StatusCode, header},
+    response::{Html, IntoResponse, Response},
+    routing::get,
+};
+
+use crate::{error::AppError, service, state::AppState};
+
+/// The page routes.
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/", get(home::page))
+        .route("/@{handle}", get(profile::by_handle))
+        .route("/healthz", get(home::healthz))
+}
+
+/// Renders a template as an HTML response with a strict Content-Security-Policy.
+pub fn render(template: &impl Template) -> Result<Response, AppError> {
+    let html = template.render().map_err(|e| service::Error::Internal(format!("template: {e}")))?;
+    let mut response = (StatusCode::OK, Html(html)).into_response();
+    let h = response.headers_mut();
+    h.insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static("default-src 'self'; img-src 'self'; style-src 'self' 'unsafe-inline'; script-src 'none'; frame-ancestors 'none'"),
+    );
+    h.insert(header::VARY, HeaderValue::from_static("Accept"));
+    h.insert("x-content-type-options", HeaderValue::from_static("nosniff"));
+    Ok(response)
+}
