@@ -8,7 +8,10 @@ use std::{
 };
 
 use anyhow::Context;
-use axum::{Router, http::{HeaderValue, Request, StatusCode}};
+use axum::{
+    Router,
+    http::{HeaderValue, Request, StatusCode},
+};
 use tokio::{net::TcpListener, task::JoinHandle};
 use tokio_util::sync::CancellationToken;
 use tower_http::{
@@ -44,7 +47,11 @@ pub struct AppOptions {
 
 impl Default for AppOptions {
     fn default() -> Self {
-        Self { clock: Clock::System, keys: KeySource::Generate, workers: true }
+        Self {
+            clock: Clock::System,
+            keys: KeySource::Generate,
+            workers: true,
+        }
     }
 }
 
@@ -57,7 +64,9 @@ pub struct App {
 
 /// Opens the database named by the config and runs pending migrations.
 pub async fn open_database(config: &Config) -> anyhow::Result<Db> {
-    let db = Db::connect(&config.database_url).await.with_context(|| "cannot open the database".to_string())?;
+    let db = Db::connect(&config.database_url)
+        .await
+        .with_context(|| "cannot open the database".to_string())?;
     db.migrate().await.context("cannot migrate the database")?;
     Ok(db)
 }
@@ -70,7 +79,9 @@ impl App {
                 public_url = %config.public_url,
                 "local-test mode: http and loopback/private addresses are allowed for federation; use an https public URL in production"
             ),
-            Mode::Lab => tracing::warn!("UNDERSTORY_ALLOW_PRIVATE_NETWORKS is on: outgoing requests may reach private addresses"),
+            Mode::Lab => {
+                tracing::warn!("UNDERSTORY_ALLOW_PRIVATE_NETWORKS is on: outgoing requests may reach private addresses")
+            }
             Mode::Production => {}
         }
         if db.is_sqlite() {
@@ -81,7 +92,11 @@ impl App {
             }
         }
         let state = AppState::new(db, config, options.clock, KeyStore::new(options.keys))?;
-        Ok(Self { state, listener, workers: options.workers })
+        Ok(Self {
+            state,
+            listener,
+            workers: options.workers,
+        })
     }
 
     /// The state (tests use it to call services and workers directly).
@@ -99,16 +114,24 @@ impl App {
         let workers = CancellationToken::new();
         let mut handles: Vec<(&str, JoinHandle<()>)> = Vec::new();
         if self.workers {
-            handles.push(("delivery", tokio::spawn(delivery::worker::run(self.state.clone(), workers.child_token()))));
+            handles.push((
+                "delivery",
+                tokio::spawn(delivery::worker::run(self.state.clone(), workers.child_token())),
+            ));
         }
         let router = router(self.state.clone());
         tracing::info!(addr = %self.listener.local_addr()?, public_url = %self.state.config.public_url, "listening");
-        axum::serve(self.listener, router).with_graceful_shutdown(shutdown.cancelled_owned()).await?;
+        axum::serve(self.listener, router)
+            .with_graceful_shutdown(shutdown.cancelled_owned())
+            .await?;
         tracing::info!("HTTP stopped; stopping workers");
         workers.cancel();
         for (name, handle) in handles {
             if tokio::time::timeout(WORKER_SHUTDOWN_GRACE, handle).await.is_err() {
-                tracing::warn!(worker = name, "worker did not stop in time; its claims will be handed back on restart");
+                tracing::warn!(
+                    worker = name,
+                    "worker did not stop in time; its claims will be handed back on restart"
+                );
             }
         }
         self.state.db.close().await;
@@ -123,21 +146,30 @@ struct RequestIds(std::sync::Arc<AtomicU64>);
 impl MakeRequestId for RequestIds {
     fn make_request_id<B>(&mut self, _: &Request<B>) -> Option<RequestId> {
         let n = self.0.fetch_add(1, Ordering::Relaxed);
-        HeaderValue::from_str(&format!("{:08x}{n:x}", std::process::id())).ok().map(RequestId::new)
+        HeaderValue::from_str(&format!("{:08x}{n:x}", std::process::id()))
+            .ok()
+            .map(RequestId::new)
     }
 }
 
 /// Every route, with request ids, tracing and a timeout.
 pub fn router(state: AppState) -> Router {
     let trace = TraceLayer::new_for_http().make_span_with(|request: &Request<_>| {
-        let id = request.headers().get("x-request-id").and_then(|v| v.to_str().ok()).unwrap_or("-");
+        let id = request
+            .headers()
+            .get("x-request-id")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("-");
         tracing::info_span!("request", method = %request.method(), path = %request.uri().path(), request_id = %id)
     });
     Router::new()
         .merge(federation::router())
         .merge(web::router())
         .with_state(state)
-        .layer(TimeoutLayer::with_status_code(StatusCode::REQUEST_TIMEOUT, REQUEST_TIMEOUT))
+        .layer(TimeoutLayer::with_status_code(
+            StatusCode::REQUEST_TIMEOUT,
+            REQUEST_TIMEOUT,
+        ))
         .layer(trace)
         .layer(PropagateRequestIdLayer::x_request_id())
         .layer(SetRequestIdLayer::x_request_id(RequestIds::default()))

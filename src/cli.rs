@@ -159,7 +159,10 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Deliveries => {
             let state = open(config).await?;
             let s = store::outbox::status(&state.db).await?;
-            println!("pending deliveries: {}\nfailing instances: {}\ndead instances: {}", s.pending, s.failing_instances, s.dead_instances);
+            println!(
+                "pending deliveries: {}\nfailing instances: {}\ndead instances: {}",
+                s.pending, s.failing_instances, s.dead_instances
+            );
             Ok(())
         }
         Command::Backup { path } => {
@@ -180,7 +183,12 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
 
 async fn open(config: Config) -> anyhow::Result<AppState> {
     let db = app::open_database(&config).await?;
-    Ok(AppState::new(db, config, Clock::System, KeyStore::new(KeySource::Generate))?)
+    Ok(AppState::new(
+        db,
+        config,
+        Clock::System,
+        KeyStore::new(KeySource::Generate),
+    )?)
 }
 
 async fn serve(config: Config) -> anyhow::Result<()> {
@@ -220,7 +228,12 @@ async fn wait_for_signal() {
 async fn org(state: &AppState, cmd: OrgCommand) -> anyhow::Result<()> {
     match cmd {
         OrgCommand::Create(a) => {
-            let input = NewOrgInput { handle: a.handle, name: a.name, summary: a.summary, approve_followers: a.approve_followers };
+            let input = NewOrgInput {
+                handle: a.handle,
+                name: a.name,
+                summary: a.summary,
+                approve_followers: a.approve_followers,
+            };
             let org = service::orgs::create(state, &input).await?;
             println!("{}", state.urls.org(&org.handle));
         }
@@ -237,7 +250,12 @@ async fn org(state: &AppState, cmd: OrgCommand) -> anyhow::Result<()> {
             println!("deleted {}", state.urls.update(&handle, id));
         }
         OrgCommand::Edit(a) => {
-            let edit = ProfileEdit { name: a.name, summary: a.summary, approve_followers: a.approve_followers, public_lists: a.public_lists };
+            let edit = ProfileEdit {
+                name: a.name,
+                summary: a.summary,
+                approve_followers: a.approve_followers,
+                public_lists: a.public_lists,
+            };
             let org = service::orgs::edit(state, &a.handle, &edit).await?;
             println!("{}", state.urls.org(&org.handle));
         }
@@ -251,7 +269,11 @@ async fn org(state: &AppState, cmd: OrgCommand) -> anyhow::Result<()> {
             println!("follow request sent to {actor}");
         }
         OrgCommand::Followers { handle, pending } => {
-            let which = if pending { store::follows::PENDING } else { store::follows::ACCEPTED };
+            let which = if pending {
+                store::follows::PENDING
+            } else {
+                store::follows::ACCEPTED
+            };
             for f in service::follows::followers(state, &handle, which).await? {
                 println!("{}", f.ap_id);
             }

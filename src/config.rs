@@ -86,8 +86,7 @@ impl Config {
             Some(path) => {
                 let text = std::fs::read_to_string(path)
                     .map_err(|e| ConfigError(format!("cannot read {}: {e}", path.display())))?;
-                toml::from_str::<FileConfig>(&text)
-                    .map_err(|e| ConfigError(format!("{}: {e}", path.display())))?
+                toml::from_str::<FileConfig>(&text).map_err(|e| ConfigError(format!("{}: {e}", path.display())))?
             }
             None => FileConfig::default(),
         };
@@ -108,14 +107,20 @@ impl Config {
         let public_url = env("UNDERSTORY_PUBLIC_URL")
             .or(file.public_url)
             .unwrap_or_else(|| DEFAULT_PUBLIC_URL.to_owned());
-        let bind = env("UNDERSTORY_BIND").or(file.bind).unwrap_or_else(|| DEFAULT_BIND.to_owned());
+        let bind = env("UNDERSTORY_BIND")
+            .or(file.bind)
+            .unwrap_or_else(|| DEFAULT_BIND.to_owned());
         let database_url = env("UNDERSTORY_DATABASE_URL")
             .or(file.database_url)
             .unwrap_or_else(|| DEFAULT_DATABASE_URL.to_owned());
         let log_format = match env("UNDERSTORY_LOG_FORMAT") {
             Some(v) if v == "json" => LogFormat::Json,
             Some(v) if v == "text" => LogFormat::Text,
-            Some(v) => return Err(ConfigError(format!("UNDERSTORY_LOG_FORMAT: expected text or json, got {v:?}"))),
+            Some(v) => {
+                return Err(ConfigError(format!(
+                    "UNDERSTORY_LOG_FORMAT: expected text or json, got {v:?}"
+                )));
+            }
             None => file.log_format.unwrap_or_default(),
         };
         let allow_private_networks = match env("UNDERSTORY_ALLOW_PRIVATE_NETWORKS") {
@@ -228,7 +233,10 @@ mod tests {
 
     #[test]
     fn environment_overrides_the_file() {
-        let file = FileConfig { public_url: Some("https://a.example".into()), ..Default::default() };
+        let file = FileConfig {
+            public_url: Some("https://a.example".into()),
+            ..Default::default()
+        };
         let config = Config::resolve(file, env_of(&[("UNDERSTORY_PUBLIC_URL", "https://b.example")])).unwrap();
         assert_eq!(config.authority(), "b.example");
         assert_eq!(config.mode(), Mode::Production);
@@ -257,7 +265,10 @@ mod tests {
     fn private_networks_make_lab_mode() {
         let config = Config::resolve(
             FileConfig::default(),
-            env_of(&[("UNDERSTORY_PUBLIC_URL", "https://lab.test:8443"), ("UNDERSTORY_ALLOW_PRIVATE_NETWORKS", "true")]),
+            env_of(&[
+                ("UNDERSTORY_PUBLIC_URL", "https://lab.test:8443"),
+                ("UNDERSTORY_ALLOW_PRIVATE_NETWORKS", "true"),
+            ]),
         )
         .unwrap();
         assert_eq!(config.mode(), Mode::Lab);

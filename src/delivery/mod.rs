@@ -16,14 +16,23 @@ use crate::{
 /// Writes `activity` for delivery to every accepted follower of `org_id` (shared inboxes
 /// deduplicated), inside `tx`. Returns the number of deliveries written.
 pub async fn to_followers(tx: &mut Tx, state: &AppState, org_id: i64, activity: &Value) -> Result<usize> {
-    let inboxes: Vec<String> = store::follows::follower_inboxes(tx, org_id).await?.into_iter().map(|(i, _)| i).collect();
+    let inboxes: Vec<String> = store::follows::follower_inboxes(tx, org_id)
+        .await?
+        .into_iter()
+        .map(|(i, _)| i)
+        .collect();
     to_inboxes(tx, state, Some(org_id), activity, &inboxes).await
 }
 
 /// Writes `activity` for delivery to the given inboxes (deduplicated, local ones skipped),
 /// signed by `org_id` or, with `None`, by the instance actor.
-pub async fn to_inboxes(tx: &mut Tx, state: &AppState, org_id: Option<i64>, activity: &Value, inboxes: &[String])
-    -> Result<usize> {
+pub async fn to_inboxes(
+    tx: &mut Tx,
+    state: &AppState,
+    org_id: Option<i64>,
+    activity: &Value,
+    inboxes: &[String],
+) -> Result<usize> {
     let mut targets: Vec<Target> = Vec::with_capacity(inboxes.len());
     for inbox in inboxes {
         if state.urls.is_local(inbox) || targets.iter().any(|t| &t.inbox == inbox) {
@@ -33,7 +42,10 @@ pub async fn to_inboxes(tx: &mut Tx, state: &AppState, org_id: Option<i64>, acti
             tracing::warn!(inbox, "skipping an inbox that is not a URL");
             continue;
         };
-        targets.push(Target { inbox: inbox.clone(), domain });
+        targets.push(Target {
+            inbox: inbox.clone(),
+            domain,
+        });
     }
     let id = crate::protocol::id_of(activity).ok_or_else(|| Error::Internal("activity without id".into()))?;
     let body = serde_json::to_string(activity).map_err(|e| Error::Internal(e.to_string()))?;

@@ -50,11 +50,11 @@ pub async fn deliver_due(state: &AppState) -> service::Result<usize> {
     let mut signers: Signers = HashMap::new();
     let mut by_domain: Vec<(String, Vec<Claimed>)> = Vec::new();
     for c in claimed {
-        if !bodies.contains_key(&c.outbox_id) {
+        if let std::collections::hash_map::Entry::Vacant(e) = bodies.entry(c.outbox_id) {
             let (body, org_id) = store::outbox::activity(&state.db, c.outbox_id)
                 .await?
                 .ok_or_else(|| Error::Internal(format!("outbox row {} missing", c.outbox_id)))?;
-            bodies.insert(c.outbox_id, Arc::new(body.into_bytes()));
+            e.insert(Arc::new(body.into_bytes()));
             org_of.insert(c.outbox_id, org_id);
             if let std::collections::hash_map::Entry::Vacant(slot) = signers.entry(org_id) {
                 slot.insert(signer_for(state, org_id).await?);
@@ -84,17 +84,31 @@ pub async fn deliver_due(state: &AppState) -> service::Result<usize> {
 async fn signer_for(state: &AppState, org_id: Option<i64>) -> service::Result<(Arc<KeyPair>, String)> {
     match org_id {
         Some(id) => {
-            let org = store::orgs::find(&state.db, id).await?.ok_or_else(|| Error::NotFound("organisation".into()))?;
-            Ok((keys::org_key(state, id).await?, format!("{}#main-key", state.urls.org(&org.handle))))
+            let org = store::orgs::find(&state.db, id)
+                .await?
+                .ok_or_else(|| Error::NotFound("organisation".into()))?;
+            Ok((
+                keys::org_key(state, id).await?,
+                format!("{}#main-key", state.urls.org(&org.handle)),
+            ))
         }
-        None => Ok((keys::instance_key(state).await?, format!("{}#main-key", state.urls.instance_actor()))),
+        None => Ok((
+            keys::instance_key(state).await?,
+            format!("{}#main-key", state.urls.instance_actor()),
+        )),
     }
 }
 
 /// Sends one instance's rows in order; stops at the first retryable failure and hands the rest
 /// back. Returns the ids delivered (or refused for good, which are recorded here).
-async fn send_domain(state: &AppState, domain: &str, rows: Vec<Claimed>, signers: &Signers,
-    bodies: &HashMap<i64, Arc<Vec<u8>>>, org_of: &HashMap<i64, Option<i64>>) -> Vec<i64> {
+async fn send_domain(
+    state: &AppState,
+    domain: &str,
+    rows: Vec<Claimed>,
+    signers: &Signers,
+    bodies: &HashMap<i64, Arc<Vec<u8>>>,
+    org_of: &HashMap<i64, Option<i64>>,
+) -> Vec<i64> {
     let mut done = Vec::new();
     let mut rows = rows.into_iter();
     while let Some(row) = rows.next() {
@@ -103,7 +117,10 @@ async fn send_domain(state: &AppState, domain: &str, rows: Vec<Claimed>, signers
             PostOutcome::Delivered => done.push(row.id),
             PostOutcome::Refused(status) => {
                 tracing::info!(inbox = %row.inbox, status, "delivery refused for good");
-                if let Err(e) = store::outbox::mark_refused(&state.db, row.id, state.clock.now_ms(), &format!("HTTP {status}")).await {
+                if let Err(e) =
+                    store::outbox::mark_refused(&state.db, row.id, state.clock.now_ms(), &format!("HTTP {status}"))
+                        .await
+                {
                     tracing::warn!(error = %e, "recording a refused delivery failed");
                 }
             }
@@ -114,16 +131,21 @@ async fn send_domain(state: &AppState, domain: &str, rows: Vec<Claimed>, signers
             }
         }
     }
-    if !done.is_empty() {
-        if let Err(e) = store::outbox::instance_succeeded(&state.db, domain, state.clock.now_ms()).await {
-            tracing::warn!(error = %e, domain, "recording instance health failed");
-        }
+    if !done.is_empty()
+        && let Err(e) = store::outbox::instance_succeeded(&state.db, domain, state.clock.now_ms()).await
+    {
+        tracing::warn!(error = %e, domain, "recording instance health failed");
     }
     done
 }
 
-async fn send_one(state: &AppState, row: &Claimed, signers: &Signers, bodies: &HashMap<i64, Arc<Vec<u8>>>,
-    org_of: &HashMap<i64, Option<i64>>) -> PostOutcome {
+async fn send_one(
+    state: &AppState,
+    row: &Claimed,
+    signers: &Signers,
+    bodies: &HashMap<i64, Arc<Vec<u8>>>,
+    org_of: &HashMap<i64, Option<i64>>,
+) -> PostOutcome {
     let (Some(body), Some(org_id)) = (bodies.get(&row.outbox_id), org_of.get(&row.outbox_id)) else {
         return PostOutcome::Refused(0);
     };
@@ -134,21 +156,37 @@ async fn send_one(state: &AppState, row: &Claimed, signers: &Signers, bodies: &H
         return PostOutcome::Refused(0);
     };
     let signer = Signer { key, key_id };
-    match state.http.post_activity(&inbox, &signer, body, state.clock.now_ms()).await {
+    match state
+        .http
+        .post_activity(&inbox, &signer, body, state.clock.now_ms())
+        .await
+    {
         Ok(outcome) => outcome,
-        Err(e) => PostOutcome::Retry { reason: e.to_string(), retry_after: None },
+        Err(e) => PostOutcome::Retry {
+            reason: e.to_string(),
+            retry_after: None,
+        },
     }
 }
 
-async fn record_failure(state: &AppState, domain: &str, row: &Claimed, reason: &str, retry_after: Option<Duration>,
-    rest: &[i64]) {
+async fn record_failure(
+    state: &AppState,
+    domain: &str,
+    row: &Claimed,
+    reason: &str,
+    retry_after: Option<Duration>,
+    rest: &[i64],
+) {
     let now = state.clock.now_ms();
     let failures = store::outbox::instance_fail_count(&state.db, domain).await.unwrap_or(0) + 1;
-    let wait = backoff_ms(failures).max(retry_after.map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(MAX_BACKOFF_MS)));
+    let wait =
+        backoff_ms(failures).max(retry_after.map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(MAX_BACKOFF_MS)));
     let retry_at = now + wait.min(MAX_BACKOFF_MS);
     tracing::info!(inbox = %row.inbox, reason, failures, retry_in_s = wait / 1000, "delivery failed; will retry");
     let results = [
-        store::outbox::instance_failed(&state.db, domain, now, retry_at).await.map(|_| ()),
+        store::outbox::instance_failed(&state.db, domain, now, retry_at)
+            .await
+            .map(|_| ()),
         store::outbox::mark_failed(&state.db, row.id, row.attempts + 1, retry_at, reason).await,
         store::outbox::release(&state.db, rest).await,
     ];

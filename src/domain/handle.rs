@@ -13,8 +13,14 @@ impl Handle {
     /// Parses a handle, refusing anything outside the allowed shape.
     pub fn parse(raw: &str) -> Result<Self, DomainError> {
         let ok = (1..=30).contains(&raw.len())
-            && raw.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_');
-        if ok { Ok(Self(raw.to_owned())) } else { Err(DomainError::InvalidHandle(raw.to_owned())) }
+            && raw
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_');
+        if ok {
+            Ok(Self(raw.to_owned()))
+        } else {
+            Err(DomainError::InvalidHandle(raw.to_owned()))
+        }
     }
 
     /// The handle as text.

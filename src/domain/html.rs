@@ -11,7 +11,23 @@ pub const MAX_REMOTE_NAME: usize = 200;
 /// classes; drops scripts, styles, event handlers and every other attribute.
 pub fn sanitize(html: &str) -> String {
     let tags: HashSet<&str> = [
-        "p", "br", "span", "a", "del", "s", "pre", "blockquote", "code", "b", "strong", "u", "i", "em", "ul", "ol", "li",
+        "p",
+        "br",
+        "span",
+        "a",
+        "del",
+        "s",
+        "pre",
+        "blockquote",
+        "code",
+        "b",
+        "strong",
+        "u",
+        "i",
+        "em",
+        "ul",
+        "ol",
+        "li",
     ]
     .into_iter()
     .collect();
@@ -38,9 +54,17 @@ pub fn sanitize(html: &str) -> String {
 /// Plain text of a remote name: tags removed, whitespace collapsed, length bounded.
 pub fn plain_name(raw: &str) -> String {
     let text = ammonia::Builder::empty().clean(raw).to_string();
-    let text = text.replace("&amp;", "&").replace("&lt;", "<").replace("&gt;", ">").replace("&quot;", "\"");
+    let text = text
+        .replace("&amp;", "&")
+        .replace("&lt;", "<")
+        .replace("&gt;", ">")
+        .replace("&quot;", "\"");
     let collapsed = text.split_whitespace().collect::<Vec<_>>().join(" ");
-    collapsed.chars().filter(|c| !c.is_control()).take(MAX_REMOTE_NAME).collect()
+    collapsed
+        .chars()
+        .filter(|c| !c.is_control())
+        .take(MAX_REMOTE_NAME)
+        .collect()
 }
 
 fn truncate_bytes(mut s: String, max: usize) -> String {

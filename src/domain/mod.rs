@@ -48,8 +48,13 @@ pub fn plain_text(field: &'static str, raw: &str, max: usize, required: bool) ->
 /// A BCP 47 language tag, checked for shape (`en`, `pt-BR`, `zh-Hant`), lowercased primary subtag.
 pub fn language_tag(raw: &str) -> Result<String, DomainError> {
     let parts: Vec<&str> = raw.split('-').collect();
-    let primary_ok = parts.first().is_some_and(|p| (2..=3).contains(&p.len()) && p.chars().all(|c| c.is_ascii_alphabetic()));
-    let rest_ok = parts.iter().skip(1).all(|p| (1..=8).contains(&p.len()) && p.chars().all(|c| c.is_ascii_alphanumeric()));
+    let primary_ok = parts
+        .first()
+        .is_some_and(|p| (2..=3).contains(&p.len()) && p.chars().all(|c| c.is_ascii_alphabetic()));
+    let rest_ok = parts
+        .iter()
+        .skip(1)
+        .all(|p| (1..=8).contains(&p.len()) && p.chars().all(|c| c.is_ascii_alphanumeric()));
     if primary_ok && rest_ok {
         let mut tag = parts[0].to_ascii_lowercase();
         for p in &parts[1..] {

@@ -72,7 +72,10 @@ fn render_line(line: &str, tag_base: &str, html: &mut String, tags: &mut Vec<Str
             let url = word.trim_end_matches(['.', ',', ')', ';', ':', '!', '?']);
             let rest = &word[url.len()..];
             let e = escape_html(url);
-            html.push_str(&format!("<a href=\"{e}\" rel=\"nofollow noopener\" target=\"_blank\">{e}</a>{}", escape_html(rest)));
+            html.push_str(&format!(
+                "<a href=\"{e}\" rel=\"nofollow noopener\" target=\"_blank\">{e}</a>{}",
+                escape_html(rest)
+            ));
         } else {
             html.push_str(&escape_html(word));
         }
@@ -82,7 +85,10 @@ fn render_line(line: &str, tag_base: &str, html: &mut String, tags: &mut Vec<Str
 /// The tag name if `word` starts with `#` followed by letters, digits or `_` (not all digits).
 fn hashtag(word: &str) -> Option<&str> {
     let body = word.strip_prefix('#')?;
-    let end = body.char_indices().find(|(_, c)| !(c.is_alphanumeric() || *c == '_')).map_or(body.len(), |(i, _)| i);
+    let end = body
+        .char_indices()
+        .find(|(_, c)| !(c.is_alphanumeric() || *c == '_'))
+        .map_or(body.len(), |(i, _)| i);
     let tag = &body[..end];
     (!tag.is_empty() && tag.len() <= 100 && !tag.chars().all(|c| c.is_ascii_digit())).then_some(tag)
 }
@@ -93,10 +99,15 @@ mod tests {
 
     #[test]
     fn renders_paragraphs_links_and_tags() {
-        let r = render("Hello #Housing, see https://a.example/x.\n\nBye <b>", "https://o.example/tags/");
+        let r = render(
+            "Hello #Housing, see https://a.example/x.\n\nBye <b>",
+            "https://o.example/tags/",
+        );
         assert_eq!(r.tags, vec!["housing"]);
         assert!(r.html.starts_with("<p>Hello <a href=\"https://o.example/tags/housing\" class=\"mention hashtag\" rel=\"tag\">#<span>Housing</span></a>,"));
-        assert!(r.html.contains("<a href=\"https://a.example/x\" rel=\"nofollow noopener\" target=\"_blank\">https://a.example/x</a>.</p>"));
+        assert!(r.html.contains(
+            "<a href=\"https://a.example/x\" rel=\"nofollow noopener\" target=\"_blank\">https://a.example/x</a>.</p>"
+        ));
         assert!(r.html.ends_with("<p>Bye &lt;b&gt;</p>"));
     }
 

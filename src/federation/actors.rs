@@ -39,7 +39,10 @@ pub async fn instance_actor(State(state): State<AppState>) -> Result<Response, A
         .map_err(service::Error::from)?
         .and_then(|v| v.parse().ok())
         .unwrap_or(0);
-    Ok(activity_json(StatusCode::OK, &instance_doc(&state.urls, key.public_pem(), created)))
+    Ok(activity_json(
+        StatusCode::OK,
+        &instance_doc(&state.urls, key.public_pem(), created),
+    ))
 }
 
 /// Looks up an organisation; a deleted one answers 410 with a Tombstone (JSON) or a page.
@@ -47,16 +50,25 @@ async fn live_or_gone(state: &AppState, handle: &str, json: bool) -> Result<Resu
     match service::orgs::find_live(state, handle).await {
         Ok(org) => Ok(Ok(org)),
         Err(service::Error::Gone(_)) if json => {
-            let org = store::orgs::find_by_handle(&state.db, handle).await.map_err(service::Error::from)?;
+            let org = store::orgs::find_by_handle(&state.db, handle)
+                .await
+                .map_err(service::Error::from)?;
             let deleted = org.and_then(|o| o.deleted_at).unwrap_or(0);
-            Ok(Err(activity_json(StatusCode::GONE, &note::tombstone(&state.urls.org(handle), "Organization", deleted))))
+            Ok(Err(activity_json(
+                StatusCode::GONE,
+                &note::tombstone(&state.urls.org(handle), "Organization", deleted),
+            )))
         }
         Err(e) => Err(e.into()),
     }
 }
 
 /// `GET /orgs/{handle}`: the `Organization` actor, or its profile page for browsers.
-pub async fn org(State(state): State<AppState>, Path(handle): Path<String>, headers: HeaderMap) -> Result<Response, AppError> {
+pub async fn org(
+    State(state): State<AppState>,
+    Path(handle): Path<String>,
+    headers: HeaderMap,
+) -> Result<Response, AppError> {
     let json = wants_activity_json(&headers);
     let org = match live_or_gone(&state, &handle, json).await? {
         Ok(org) => org,
@@ -66,20 +78,33 @@ pub async fn org(State(state): State<AppState>, Path(handle): Path<String>, head
         return web::profile::page(&state, org).await;
     }
     let key = keys::org_key(&state, org.id).await?;
-    Ok(activity_json(StatusCode::OK, &org_actor(&state.urls, &org, key.public_pem())))
+    Ok(activity_json(
+        StatusCode::OK,
+        &org_actor(&state.urls, &org, key.public_pem()),
+    ))
 }
 
 /// `GET /orgs/{handle}/outbox`: count, and pages of `Create` activities.
-pub async fn outbox(State(state): State<AppState>, Path(handle): Path<String>, Query(q): Query<PageQuery>)
-    -> Result<Response, AppError> {
+pub async fn outbox(
+    State(state): State<AppState>,
+    Path(handle): Path<String>,
+    Query(q): Query<PageQuery>,
+) -> Result<Response, AppError> {
     let org = service::orgs::find_live(&state, &handle).await?;
     let id = state.urls.org_part(&handle, "outbox");
     if q.page.is_none() {
-        let total = store::posts::count(&state.db, Some(org.id)).await.map_err(service::Error::from)?;
-        return Ok(activity_json(StatusCode::OK, &collections::head(&id, total, Some(format!("{id}?page=true")))));
+        let total = store::posts::count(&state.db, Some(org.id))
+            .await
+            .map_err(service::Error::from)?;
+        return Ok(activity_json(
+            StatusCode::OK,
+            &collections::head(&id, total, Some(format!("{id}?page=true"))),
+        ));
     }
     let before = q.max_id.unwrap_or(i64::MAX);
-    let posts = store::posts::list(&state.db, org.id, before, PAGE_SIZE).await.map_err(service::Error::from)?;
+    let posts = store::posts::list(&state.db, org.id, before, PAGE_SIZE)
+        .await
+        .map_err(service::Error::from)?;
     let actor = state.urls.org(&handle);
     let items: Vec<Value> = posts
         .iter()
@@ -89,12 +114,16 @@ pub async fn outbox(State(state): State<AppState>, Path(handle): Path<String>, Q
             activities::wrap("Create", &id, &actor, &object, Some(&rfc3339(p.published)))
         })
         .collect();
-    let next = (posts.len() as i64 == PAGE_SIZE).then(|| format!("{id}?page=true&max_id={}", posts.last().map_or(0, |p| p.id)));
+    let next = (posts.len() as i64 == PAGE_SIZE)
+        .then(|| format!("{id}?page=true&max_id={}", posts.last().map_or(0, |p| p.id)));
     let page_id = match q.max_id {
         Some(m) => format!("{id}?page=true&max_id={m}"),
         None => format!("{id}?page=true"),
     };
-    Ok(activity_json(StatusCode::OK, &collections::page(&page_id, &id, strip_contexts(items), next)))
+    Ok(activity_json(
+        StatusCode::OK,
+        &collections::page(&page_id, &id, strip_contexts(items), next),
+    ))
 }
 
 fn strip_contexts(items: Vec<Value>) -> Vec<Value> {
@@ -110,45 +139,69 @@ fn strip_contexts(items: Vec<Value>) -> Vec<Value> {
 }
 
 /// `GET /orgs/{handle}/followers`: the count; the list only if the organisation opted in.
-pub async fn followers(State(state): State<AppState>, Path(handle): Path<String>, Query(q): Query<PageQuery>)
-    -> Result<Response, AppError> {
+pub async fn followers(
+    State(state): State<AppState>,
+    Path(handle): Path<String>,
+    Query(q): Query<PageQuery>,
+) -> Result<Response, AppError> {
     let org = service::orgs::find_live(&state, &handle).await?;
     let id = state.urls.org_part(&handle, "followers");
-    let total = store::follows::follower_count(&state.db, org.id).await.map_err(service::Error::from)?;
+    let total = store::follows::follower_count(&state.db, org.id)
+        .await
+        .map_err(service::Error::from)?;
     if !org.public_lists {
         return Ok(activity_json(StatusCode::OK, &collections::head(&id, total, None)));
     }
     if q.page.is_none() {
-        return Ok(activity_json(StatusCode::OK, &collections::head(&id, total, Some(format!("{id}?page=1")))));
+        return Ok(activity_json(
+            StatusCode::OK,
+            &collections::head(&id, total, Some(format!("{id}?page=1"))),
+        ));
     }
-    let rows = store::follows::followers(&state.db, org.id, store::follows::ACCEPTED).await.map_err(service::Error::from)?;
+    let rows = store::follows::followers(&state.db, org.id, store::follows::ACCEPTED)
+        .await
+        .map_err(service::Error::from)?;
     let items = rows.into_iter().map(|r| json!(r.ap_id)).collect();
-    Ok(activity_json(StatusCode::OK, &collections::page(&format!("{id}?page=1"), &id, items, None)))
+    Ok(activity_json(
+        StatusCode::OK,
+        &collections::page(&format!("{id}?page=1"), &id, items, None),
+    ))
 }
 
 /// `GET /orgs/{handle}/following`: the count only (the list is not published yet).
 pub async fn following(State(state): State<AppState>, Path(handle): Path<String>) -> Result<Response, AppError> {
     let org = service::orgs::find_live(&state, &handle).await?;
     let id = state.urls.org_part(&handle, "following");
-    let total = store::follows::following_count(&state.db, org.id).await.map_err(service::Error::from)?;
+    let total = store::follows::following_count(&state.db, org.id)
+        .await
+        .map_err(service::Error::from)?;
     Ok(activity_json(StatusCode::OK, &collections::head(&id, total, None)))
 }
 
 /// `GET /orgs/{handle}/featured`: pinned updates (none yet).
 pub async fn featured(State(state): State<AppState>, Path(handle): Path<String>) -> Result<Response, AppError> {
     service::orgs::find_live(&state, &handle).await?;
-    Ok(activity_json(StatusCode::OK, &collections::inline(&state.urls.org_part(&handle, "featured"), vec![])))
+    Ok(activity_json(
+        StatusCode::OK,
+        &collections::inline(&state.urls.org_part(&handle, "featured"), vec![]),
+    ))
 }
 
 /// `GET /orgs/{handle}/tags`: featured hashtags (none yet).
 pub async fn featured_tags(State(state): State<AppState>, Path(handle): Path<String>) -> Result<Response, AppError> {
     service::orgs::find_live(&state, &handle).await?;
-    Ok(activity_json(StatusCode::OK, &collections::inline(&state.urls.org_part(&handle, "tags"), vec![])))
+    Ok(activity_json(
+        StatusCode::OK,
+        &collections::inline(&state.urls.org_part(&handle, "tags"), vec![]),
+    ))
 }
 
 /// `GET /orgs/{handle}/updates/{id}`: the `Note` (410 Tombstone once deleted), or its page.
-pub async fn update(State(state): State<AppState>, Path((handle, id)): Path<(String, i64)>, headers: HeaderMap)
-    -> Result<Response, AppError> {
+pub async fn update(
+    State(state): State<AppState>,
+    Path((handle, id)): Path<(String, i64)>,
+    headers: HeaderMap,
+) -> Result<Response, AppError> {
     let json = wants_activity_json(&headers);
     let org = match live_or_gone(&state, &handle, json).await? {
         Ok(org) => org,
@@ -166,11 +219,18 @@ pub async fn update(State(state): State<AppState>, Path((handle, id)): Path<(Str
         return Ok((StatusCode::GONE, "This update was deleted.").into_response());
     }
     let counts = NoteCounts {
-        likes: store::posts::interaction_count(&state.db, id, "like").await.map_err(service::Error::from)?,
-        shares: store::posts::interaction_count(&state.db, id, "announce").await.map_err(service::Error::from)?,
+        likes: store::posts::interaction_count(&state.db, id, "like")
+            .await
+            .map_err(service::Error::from)?,
+        shares: store::posts::interaction_count(&state.db, id, "announce")
+            .await
+            .map_err(service::Error::from)?,
     };
     if !json {
         return web::profile::update_page(&state, &org, &post, counts).await;
     }
-    Ok(activity_json(StatusCode::OK, &note::note(&state.urls, &handle, &post, counts)))
+    Ok(activity_json(
+        StatusCode::OK,
+        &note::note(&state.urls, &handle, &post, counts),
+    ))
 }

@@ -42,7 +42,10 @@ pub fn parse_resource(resource: &str, base: &str, authority: &str) -> Option<Sub
             }
         };
     }
-    let acct = resource.strip_prefix("acct:").unwrap_or(resource).trim_start_matches('@');
+    let acct = resource
+        .strip_prefix("acct:")
+        .unwrap_or(resource)
+        .trim_start_matches('@');
     let (user, domain) = acct.rsplit_once('@')?;
     if !domain.eq_ignore_ascii_case(authority) || user.is_empty() {
         return None;
@@ -57,18 +60,26 @@ fn with_cache(mut response: Response, seconds: u32) -> Response {
     if let Ok(v) = HeaderValue::from_str(&format!("public, max-age={seconds}")) {
         response.headers_mut().insert(header::CACHE_CONTROL, v);
     }
-    response.headers_mut().insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, HeaderValue::from_static("*"));
+    response
+        .headers_mut()
+        .insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, HeaderValue::from_static("*"));
     response
 }
 
 /// `GET /.well-known/webfinger?resource=...`
 pub async fn webfinger(State(state): State<AppState>, Query(q): Query<WebfingerQuery>) -> Result<Response, AppError> {
     let urls = &state.urls;
-    let resource = q.resource.filter(|r| !r.is_empty()).ok_or_else(|| AppError::BadRequest("resource is required".into()))?;
+    let resource = q
+        .resource
+        .filter(|r| !r.is_empty())
+        .ok_or_else(|| AppError::BadRequest("resource is required".into()))?;
     let subject = parse_resource(&resource, urls.base(), urls.authority());
     let doc = match subject {
         None => {
-            return Ok(with_cache((StatusCode::NOT_FOUND, "no such account on this instance").into_response(), 180));
+            return Ok(with_cache(
+                (StatusCode::NOT_FOUND, "no such account on this instance").into_response(),
+                180,
+            ));
         }
         Some(Subject::Instance) => {
             let actor = urls.instance_actor();
@@ -111,7 +122,10 @@ pub async fn host_meta(State(state): State<AppState>) -> Response {
         state.urls.base()
     );
     let mut response = xml.into_response();
-    response.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/xrd+xml; charset=utf-8"));
+    response.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/xrd+xml; charset=utf-8"),
+    );
     with_cache(response, 3 * 24 * 3600)
 }
 
@@ -130,13 +144,31 @@ mod tests {
     #[test]
     fn accepts_every_resource_form() {
         let org = Some(Subject::Org("acme".into()));
-        for r in ["acct:acme@o.example", "acme@o.example", "@acme@o.example", "https://o.example/@acme", "https://o.example/orgs/acme", "acct:acme@O.EXAMPLE"] {
+        for r in [
+            "acct:acme@o.example",
+            "acme@o.example",
+            "@acme@o.example",
+            "https://o.example/@acme",
+            "https://o.example/orgs/acme",
+            "acct:acme@O.EXAMPLE",
+        ] {
             assert_eq!(parse_resource(r, BASE, "o.example"), org, "{r}");
         }
-        for r in ["https://o.example/", "https://o.example", "acct:o.example@o.example", "https://o.example/actor"] {
+        for r in [
+            "https://o.example/",
+            "https://o.example",
+            "acct:o.example@o.example",
+            "https://o.example/actor",
+        ] {
             assert_eq!(parse_resource(r, BASE, "o.example"), Some(Subject::Instance), "{r}");
         }
-        for r in ["acct:acme@other.example", "acme", "https://other.example/@acme", "acct:@o.example", "https://o.example/@a/b"] {
+        for r in [
+            "acct:acme@other.example",
+            "acme",
+            "https://other.example/@acme",
+            "acct:@o.example",
+            "https://o.example/@a/b",
+        ] {
             assert_eq!(parse_resource(r, BASE, "o.example"), None, "{r}");
         }
     }

@@ -48,9 +48,17 @@ mod tests {
     #[test]
     fn recognises_activitypub_accept_headers() {
         let mut h = HeaderMap::new();
-        h.insert(header::ACCEPT, HeaderValue::from_static("application/ld+json; profile=\"https://www.w3.org/ns/activitystreams\", text/html;q=0.1"));
+        h.insert(
+            header::ACCEPT,
+            HeaderValue::from_static(
+                "application/ld+json; profile=\"https://www.w3.org/ns/activitystreams\", text/html;q=0.1",
+            ),
+        );
         assert!(wants_activity_json(&h));
-        h.insert(header::ACCEPT, HeaderValue::from_static("text/html,application/xhtml+xml"));
+        h.insert(
+            header::ACCEPT,
+            HeaderValue::from_static("text/html,application/xhtml+xml"),
+        );
         assert!(!wants_activity_json(&h));
     }
 }

@@ -38,14 +38,24 @@ pub fn sign_post(key: &KeyPair, key_id: &str, url: &Url, body: &[u8], now_ms: i6
 pub fn sign_get(key: &KeyPair, key_id: &str, url: &Url, accept: &str, now_ms: i64) -> Result<Headers, KeyError> {
     let date = http_date(now_ms);
     let host = host_of(url);
-    let text = format!("(request-target): get {}\nhost: {host}\ndate: {date}\naccept: {accept}", target_of(url));
+    let text = format!(
+        "(request-target): get {}\nhost: {host}\ndate: {date}\naccept: {accept}",
+        target_of(url)
+    );
     let signature = header(key, key_id, "(request-target) host date accept", &text)?;
-    Ok(vec![("host", host), ("date", date), ("accept", accept.to_owned()), ("signature", signature)])
+    Ok(vec![
+        ("host", host),
+        ("date", date),
+        ("accept", accept.to_owned()),
+        ("signature", signature),
+    ])
 }
 
 fn header(key: &KeyPair, key_id: &str, headers: &str, text: &str) -> Result<String, KeyError> {
     let sig = STANDARD.encode(key.sign(text.as_bytes())?);
-    Ok(format!("keyId=\"{key_id}\",algorithm=\"rsa-sha256\",headers=\"{headers}\",signature=\"{sig}\""))
+    Ok(format!(
+        "keyId=\"{key_id}\",algorithm=\"rsa-sha256\",headers=\"{headers}\",signature=\"{sig}\""
+    ))
 }
 
 /// `host[:port]` as the `Host` header carries it.

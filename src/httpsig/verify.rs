@@ -125,17 +125,31 @@ impl SignatureHeader {
                 _ => {}
             }
         }
-        let key_id = key_id.filter(|k| !k.is_empty()).ok_or(VerifyError::Malformed("no keyId"))?;
+        let key_id = key_id
+            .filter(|k| !k.is_empty())
+            .ok_or(VerifyError::Malformed("no keyId"))?;
         let signature = STANDARD
             .decode(signature.ok_or(VerifyError::Malformed("no signature"))?)
             .map_err(|_| VerifyError::Malformed("signature is not base64"))?;
-        if let Some(alg) = &algorithm {
-            if alg != "rsa-sha256" && alg != "hs2019" {
-                return Err(VerifyError::Algorithm(alg.clone()));
-            }
+        if let Some(alg) = &algorithm
+            && alg != "rsa-sha256"
+            && alg != "hs2019"
+        {
+            return Err(VerifyError::Algorithm(alg.clone()));
         }
-        let headers = headers.unwrap_or_else(|| "date".into()).split_whitespace().map(str::to_owned).collect();
-        Ok(Self { key_id, algorithm, headers, signature, created, expires })
+        let headers = headers
+            .unwrap_or_else(|| "date".into())
+            .split_whitespace()
+            .map(str::to_owned)
+            .collect();
+        Ok(Self {
+            key_id,
+            algorithm,
+            headers,
+            signature,
+            created,
+            expires,
+        })
     }
 
     fn covers(&self, name: &str) -> bool {
@@ -164,21 +178,24 @@ impl SignatureHeader {
     /// either direction, and an `(expires)` in the past.
     pub fn check_freshness(&self, headers: &HeaderMap, now_ms: i64) -> Result<(), VerifyError> {
         if self.covers("date") {
-            let raw = headers.get("date").and_then(|v| v.to_str().ok()).ok_or(VerifyError::MissingHeader("date".into()))?;
+            let raw = headers
+                .get("date")
+                .and_then(|v| v.to_str().ok())
+                .ok_or(VerifyError::MissingHeader("date".into()))?;
             let date = chrono::DateTime::parse_from_rfc2822(raw).map_err(|_| VerifyError::Stale("unreadable Date"))?;
             if (date.timestamp_millis() - now_ms).abs() > MAX_CLOCK_SKEW_MS {
                 return Err(VerifyError::Stale("Date is more than an hour away"));
             }
         }
-        if let Some(created) = self.created {
-            if (created * 1000 - now_ms).abs() > MAX_CLOCK_SKEW_MS {
-                return Err(VerifyError::Stale("(created) is more than an hour away"));
-            }
+        if let Some(created) = self.created
+            && (created * 1000 - now_ms).abs() > MAX_CLOCK_SKEW_MS
+        {
+            return Err(VerifyError::Stale("(created) is more than an hour away"));
         }
-        if let Some(expires) = self.expires {
-            if expires * 1000 < now_ms {
-                return Err(VerifyError::Stale("signature expired"));
-            }
+        if let Some(expires) = self.expires
+            && expires * 1000 < now_ms
+        {
+            return Err(VerifyError::Stale("signature expired"));
         }
         Ok(())
     }
@@ -206,11 +223,22 @@ impl SignatureHeader {
                     (true, Some(q)) => format!("{} {}?{q}", parts.method, parts.path),
                     _ => format!("{} {}", parts.method, parts.path),
                 },
-                "(created)" => self.created.ok_or(VerifyError::MissingHeader(name.clone()))?.to_string(),
-                "(expires)" => self.expires.ok_or(VerifyError::MissingHeader(name.clone()))?.to_string(),
+                "(created)" => self
+                    .created
+                    .ok_or(VerifyError::MissingHeader(name.clone()))?
+                    .to_string(),
+                "(expires)" => self
+                    .expires
+                    .ok_or(VerifyError::MissingHeader(name.clone()))?
+                    .to_string(),
                 "host" if !parts.headers.contains_key("host") => parts.host_fallback.to_owned(),
                 _ => {
-                    let values: Vec<&str> = parts.headers.get_all(name.as_str()).iter().filter_map(|v| v.to_str().ok()).collect();
+                    let values: Vec<&str> = parts
+                        .headers
+                        .get_all(name.as_str())
+                        .iter()
+                        .filter_map(|v| v.to_str().ok())
+                        .collect();
                     if values.is_empty() {
                         return Err(VerifyError::MissingHeader(name.clone()));
                     }
@@ -225,11 +253,15 @@ impl SignatureHeader {
 
 /// Checks a `Digest` header (`SHA-256=...`, among others) against the body.
 pub fn check_digest(headers: &HeaderMap, body: &[u8]) -> Result<(), VerifyError> {
-    let raw = headers.get("digest").and_then(|v| v.to_str().ok()).ok_or(VerifyError::MissingHeader("digest".into()))?;
+    let raw = headers
+        .get("digest")
+        .and_then(|v| v.to_str().ok())
+        .ok_or(VerifyError::MissingHeader("digest".into()))?;
     let expected = super::digest_header(body);
-    let ok = raw.split(',').map(str::trim).any(|d| {
-        d.len() > 8 && d[..8].eq_ignore_ascii_case("sha-256=") && d[8..] == expected[8..]
-    });
+    let ok = raw
+        .split(',')
+        .map(str::trim)
+        .any(|d| d.len() > 8 && d[..8].eq_ignore_ascii_case("sha-256=") && d[8..] == expected[8..]);
     if ok { Ok(()) } else { Err(VerifyError::Digest) }
 }
 
@@ -260,12 +292,27 @@ mod tests {
         check_digest(&headers, b"{}").unwrap();
         assert_eq!(check_digest(&headers, b"{ }"), Err(VerifyError::Digest));
         let public = PublicKey::from_pem(key.public_pem()).unwrap();
-        let parts = RequestParts { method: "post", path: "/inbox", query: Some("x=1"), headers: &headers, host_fallback: "" };
+        let parts = RequestParts {
+            method: "post",
+            path: "/inbox",
+            query: Some("x=1"),
+            headers: &headers,
+            host_fallback: "",
+        };
         sig.verify(&parts, &public).unwrap();
-        let wrong = RequestParts { path: "/other", ..parts };
+        let wrong = RequestParts {
+            path: "/other",
+            ..parts
+        };
         assert_eq!(sig.verify(&wrong, &public), Err(VerifyError::Invalid));
-        assert!(matches!(sig.check_freshness(&headers, now + 2 * MAX_CLOCK_SKEW_MS), Err(VerifyError::Stale(_))));
-        assert!(matches!(sig.check_freshness(&headers, now - 2 * MAX_CLOCK_SKEW_MS), Err(VerifyError::Stale(_))));
+        assert!(matches!(
+            sig.check_freshness(&headers, now + 2 * MAX_CLOCK_SKEW_MS),
+            Err(VerifyError::Stale(_))
+        ));
+        assert!(matches!(
+            sig.check_freshness(&headers, now - 2 * MAX_CLOCK_SKEW_MS),
+            Err(VerifyError::Stale(_))
+        ));
     }
 
     #[test]
@@ -283,9 +330,15 @@ mod tests {
     fn refuses_malformed_and_weak_headers() {
         assert!(SignatureHeader::parse("keyId=\"x\"").is_err());
         assert!(SignatureHeader::parse("keyId=\"x,signature=\"AA\"").is_err());
-        assert!(matches!(SignatureHeader::parse("keyId=\"x\",algorithm=\"ed25519\",signature=\"AA==\""), Err(VerifyError::Algorithm(_))));
+        assert!(matches!(
+            SignatureHeader::parse("keyId=\"x\",algorithm=\"ed25519\",signature=\"AA==\""),
+            Err(VerifyError::Algorithm(_))
+        ));
         let weak = SignatureHeader::parse("keyId=\"x\",headers=\"(request-target) date\",signature=\"AA==\"").unwrap();
         assert_eq!(weak.check_strength(true), Err(VerifyError::Weak("digest")));
-        assert_eq!(SignatureHeader::from_headers(&HeaderMap::new()), Err(VerifyError::Missing));
+        assert_eq!(
+            SignatureHeader::from_headers(&HeaderMap::new()),
+            Err(VerifyError::Missing)
+        );
     }
 }

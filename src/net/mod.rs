@@ -91,13 +91,23 @@ impl HttpClient {
                 .dns_resolver(resolver.clone())
                 .build()
         };
-        Ok(Self { client: build(FETCH_TIMEOUT)?, delivery_client: build(DELIVERY_TIMEOUT)?, resolver, mode })
+        Ok(Self {
+            client: build(FETCH_TIMEOUT)?,
+            delivery_client: build(DELIVERY_TIMEOUT)?,
+            resolver,
+            mode,
+        })
     }
 
     /// Refuses URLs the mode does not allow: https only in production, no userinfo, and IP
     /// literals in private ranges unless private networks are allowed.
     pub async fn check_url(&self, url: &Url) -> Result<(), NetError> {
-        let refuse = |reason: &str| Err(NetError::Refused { url: url.to_string(), reason: reason.to_owned() });
+        let refuse = |reason: &str| {
+            Err(NetError::Refused {
+                url: url.to_string(),
+                reason: reason.to_owned(),
+            })
+        };
         match url.scheme() {
             "https" => {}
             "http" if self.mode.allows_http() => {}
@@ -108,7 +118,7 @@ impl HttpClient {
         }
         match url.host() {
             None => return refuse("no host"),
-            Some(Host::Domain(d)) if d.is_empty() => return refuse("no host"),
+            Some(Host::Domain("")) => return refuse("no host"),
             Some(Host::Domain(_)) => {}
             Some(Host::Ipv4(_) | Host::Ipv6(_)) if self.mode.allows_private_addresses() => {}
             Some(Host::Ipv4(ip)) => return self.check_literal(url, &ip.to_string()).await,
@@ -119,7 +129,10 @@ impl HttpClient {
 
     /// Runs an IP literal through the validating resolver, which parses it and checks its range.
     async fn check_literal(&self, url: &Url, ip: &str) -> Result<(), NetError> {
-        let refused = |reason: String| NetError::Refused { url: url.to_string(), reason };
+        let refused = |reason: String| NetError::Refused {
+            url: url.to_string(),
+            reason,
+        };
         let name = Name::from_str(ip).map_err(|_| refused("bad address".into()))?;
         match self.resolver.resolve(name).await {
             Ok(_) => Ok(()),
@@ -155,7 +168,12 @@ pub async fn read_limited(url: &Url, mut response: reqwest::Response) -> Result<
                 body.extend_from_slice(&chunk);
             }
             Ok(None) => return Ok(body),
-            Err(source) => return Err(NetError::Transport { url: url.to_string(), source }),
+            Err(source) => {
+                return Err(NetError::Transport {
+                    url: url.to_string(),
+                    source,
+                });
+            }
         }
     }
 }
@@ -167,17 +185,39 @@ mod tests {
     #[tokio::test]
     async fn production_refuses_private_literals_and_http() {
         let client = HttpClient::new(Mode::Production, "t").unwrap();
-        for bad in ["http://example.com/", "https://127.0.0.1/", "https://10.0.0.1/", "https://[::1]/",
-            "https://[::ffff:127.0.0.1]/", "https://169.254.1.1/", "https://u:p@example.com/"] {
+        for bad in [
+            "http://example.com/",
+            "https://127.0.0.1/",
+            "https://10.0.0.1/",
+            "https://[::1]/",
+            "https://[::ffff:127.0.0.1]/",
+            "https://169.254.1.1/",
+            "https://u:p@example.com/",
+        ] {
             assert!(client.check_url(&Url::parse(bad).unwrap()).await.is_err(), "{bad}");
         }
-        assert!(client.check_url(&Url::parse("https://example.com:8443/").unwrap()).await.is_ok());
+        assert!(
+            client
+                .check_url(&Url::parse("https://example.com:8443/").unwrap())
+                .await
+                .is_ok()
+        );
     }
 
     #[tokio::test]
     async fn local_test_allows_loopback_over_http() {
         let client = HttpClient::new(Mode::LocalTest, "t").unwrap();
-        assert!(client.check_url(&Url::parse("http://127.0.0.1:9/").unwrap()).await.is_ok());
-        assert!(client.check_url(&Url::parse("ftp://localhost/").unwrap()).await.is_err());
+        assert!(
+            client
+                .check_url(&Url::parse("http://127.0.0.1:9/").unwrap())
+                .await
+                .is_ok()
+        );
+        assert!(
+            client
+                .check_url(&Url::parse("ftp://localhost/").unwrap())
+                .await
+                .is_err()
+        );
     }
 }

@@ -22,7 +22,10 @@ pub fn wrap(kind: &str, id: &str, actor: &str, object: &Value, published: Option
     if let Some(p) = published {
         activity.insert("published".into(), json!(p));
     }
-    activity.insert("to".into(), object.get("to").cloned().unwrap_or_else(|| json!([PUBLIC])));
+    activity.insert(
+        "to".into(),
+        object.get("to").cloned().unwrap_or_else(|| json!([PUBLIC])),
+    );
     if let Some(cc) = object.get("cc") {
         activity.insert("cc".into(), cc.clone());
     }

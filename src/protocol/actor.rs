@@ -4,7 +4,10 @@ use serde_json::{Value, json};
 use url::Url;
 
 use super::{Urls, context, id_of, type_of};
-use crate::{clock::rfc3339, config::authority_of, domain::html, domain::text::escape_html, store::actors::RemoteActor, store::orgs::Org};
+use crate::{
+    clock::rfc3339, config::authority_of, domain::html, domain::text::escape_html, store::actors::RemoteActor,
+    store::orgs::Org,
+};
 
 /// Actor types we accept from peers (Mastodon's list).
 pub const ACTOR_TYPES: [&str; 5] = ["Person", "Organization", "Service", "Application", "Group"];
@@ -87,28 +90,44 @@ pub fn parse_remote_actor(doc: &Value, fetched_from: &Url, now_ms: i64) -> Resul
     if !ACTOR_TYPES.contains(&actor_type) {
         return Err(ActorError(format!("type {actor_type:?} is not an actor")));
     }
-    let username = doc.get("preferredUsername").and_then(Value::as_str).ok_or_else(|| err("no preferredUsername"))?;
+    let username = doc
+        .get("preferredUsername")
+        .and_then(Value::as_str)
+        .ok_or_else(|| err("no preferredUsername"))?;
     if username.is_empty() || username.len() > 256 {
         return Err(err("bad preferredUsername"));
     }
-    let inbox = doc.get("inbox").and_then(Value::as_str).ok_or_else(|| err("no inbox"))?;
+    let inbox = doc
+        .get("inbox")
+        .and_then(Value::as_str)
+        .ok_or_else(|| err("no inbox"))?;
     let shared_inbox = doc.pointer("/endpoints/sharedInbox").and_then(Value::as_str);
     let key = match doc.get("publicKey") {
         Some(Value::Array(keys)) => keys.first(),
         other => other,
     }
     .ok_or_else(|| err("no publicKey"))?;
-    let key_id = key.get("id").and_then(Value::as_str).ok_or_else(|| err("no publicKey.id"))?;
+    let key_id = key
+        .get("id")
+        .and_then(Value::as_str)
+        .ok_or_else(|| err("no publicKey.id"))?;
     let owner = key.get("owner").and_then(Value::as_str).unwrap_or(id);
-    let pem = key.get("publicKeyPem").and_then(Value::as_str).ok_or_else(|| err("no publicKeyPem"))?;
+    let pem = key
+        .get("publicKeyPem")
+        .and_then(Value::as_str)
+        .ok_or_else(|| err("no publicKeyPem"))?;
     if owner != id {
         return Err(err("publicKey.owner is not the actor"));
     }
-    for (name, url) in [("inbox", Some(inbox)), ("sharedInbox", shared_inbox), ("publicKey.id", Some(key_id))] {
-        if let Some(url) = url {
-            if !same_origin(&id_url, url) {
-                return Err(ActorError(format!("{name} is on another origin")));
-            }
+    for (name, url) in [
+        ("inbox", Some(inbox)),
+        ("sharedInbox", shared_inbox),
+        ("publicKey.id", Some(key_id)),
+    ] {
+        if let Some(url) = url
+            && !same_origin(&id_url, url)
+        {
+            return Err(ActorError(format!("{name} is on another origin")));
         }
     }
     let url = match doc.get("url") {

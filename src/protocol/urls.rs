@@ -12,7 +12,10 @@ pub struct Urls {
 impl Urls {
     /// From the public URL (`https://orgs.example/`) and its authority (`orgs.example`).
     pub fn new(public_url: &Url, authority: &str) -> Self {
-        Self { base: public_url.as_str().trim_end_matches('/').to_owned(), authority: authority.to_owned() }
+        Self {
+            base: public_url.as_str().trim_end_matches('/').to_owned(),
+            authority: authority.to_owned(),
+        }
     }
 
     /// `https://orgs.example` (no trailing slash).
@@ -81,7 +84,8 @@ impl Urls {
 
     /// Whether `url` is on this instance.
     pub fn is_local(&self, url: &str) -> bool {
-        url.strip_prefix(&self.base).is_some_and(|rest| rest.is_empty() || rest.starts_with('/'))
+        url.strip_prefix(&self.base)
+            .is_some_and(|rest| rest.is_empty() || rest.starts_with('/'))
     }
 }
 
@@ -94,7 +98,10 @@ mod tests {
         let urls = Urls::new(&Url::parse("https://o.example").unwrap(), "o.example");
         assert_eq!(urls.handle_of_actor("https://o.example/orgs/acme"), Some("acme"));
         assert_eq!(urls.handle_of_actor("https://o.example/orgs/acme/inbox"), None);
-        assert_eq!(urls.update_of("https://o.example/orgs/acme/updates/7"), Some(("acme", 7)));
+        assert_eq!(
+            urls.update_of("https://o.example/orgs/acme/updates/7"),
+            Some(("acme", 7))
+        );
         assert!(urls.is_local("https://o.example/x"));
         assert!(!urls.is_local("https://o.example.evil/x"));
     }

@@ -20,7 +20,14 @@ pub async fn follow(state: &AppState, handle: &str, target: &str) -> Result<Stri
     let activity = activities::follow(&follow_id, &me, &actor.ap_id);
     let mut tx = state.db.begin().await?;
     store::follows::upsert_following(&mut tx, org.id, actor.id, &follow_id, state.clock.now_ms()).await?;
-    delivery::to_inboxes(&mut tx, state, Some(org.id), &activity, std::slice::from_ref(&actor.inbox)).await?;
+    delivery::to_inboxes(
+        &mut tx,
+        state,
+        Some(org.id),
+        &activity,
+        std::slice::from_ref(&actor.inbox),
+    )
+    .await?;
     tx.commit().await?;
     delivery::notify(state);
     Ok(actor.ap_id)
@@ -55,8 +62,15 @@ pub async fn answer(state: &AppState, handle: &str, follower: &str, accept: bool
 }
 
 /// Writes an Accept or Reject of `follow` for delivery to `inbox`, inside `tx`.
-pub async fn send_answer(tx: &mut store::Tx, state: &AppState, org_id: i64, me: &str, follow: &Value, inbox: &str,
-    accept: bool) -> Result<()> {
+pub async fn send_answer(
+    tx: &mut store::Tx,
+    state: &AppState,
+    org_id: i64,
+    me: &str,
+    follow: &Value,
+    inbox: &str,
+    accept: bool,
+) -> Result<()> {
     let kind = if accept { "accepts" } else { "rejects" };
     let id = state.urls.activity(me, kind, &token());
     let activity = activities::answer_follow(accept, &id, me, follow);

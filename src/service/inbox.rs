@@ -36,16 +36,27 @@ fn host_of(url: &str) -> Option<String> {
 
 /// Processes `activity`, already verified as signed by `signer`.
 pub async fn receive(state: &AppState, activity: &Value, signer: &RemoteActor) -> Result<Outcome> {
-    let actor = activity.get("actor").and_then(id_of).ok_or_else(|| Error::Invalid("activity has no actor".into()))?;
+    let actor = activity
+        .get("actor")
+        .and_then(id_of)
+        .ok_or_else(|| Error::Invalid("activity has no actor".into()))?;
     if actor != signer.ap_id {
-        return Err(Error::Unauthorized(format!("signed by {} but the actor is {actor}", signer.ap_id)));
+        return Err(Error::Unauthorized(format!(
+            "signed by {} but the actor is {actor}",
+            signer.ap_id
+        )));
     }
-    let id = activity.get("id").and_then(Value::as_str).ok_or_else(|| Error::Invalid("activity has no id".into()))?;
+    let id = activity
+        .get("id")
+        .and_then(Value::as_str)
+        .ok_or_else(|| Error::Invalid("activity has no id".into()))?;
     if host_of(id).is_none() || host_of(id) != host_of(actor) {
         return Err(Error::Invalid("activity id is not on the actor's host".into()));
     }
     let kind = type_of(activity).ok_or_else(|| Error::Invalid("activity has no type".into()))?;
-    let object = activity.get("object").ok_or_else(|| Error::Invalid("activity has no object".into()));
+    let object = activity
+        .get("object")
+        .ok_or_else(|| Error::Invalid("activity has no object".into()));
     let mut tx = state.db.begin().await?;
     if !store::inbox::first_sight(&mut tx, id, state.clock.now_ms()).await? {
         return Ok(Outcome::Duplicate);
@@ -72,15 +83,37 @@ pub async fn receive(state: &AppState, activity: &Value, signer: &RemoteActor) -
     Ok(outcome)
 }
 
-async fn on_follow(tx: &mut Tx, state: &AppState, activity: &Value, object: &Value, signer: &RemoteActor) -> Result<Outcome> {
+async fn on_follow(
+    tx: &mut Tx,
+    state: &AppState,
+    activity: &Value,
+    object: &Value,
+    signer: &RemoteActor,
+) -> Result<Outcome> {
     let target = id_of(object).ok_or_else(|| Error::Invalid("Follow names no object".into()))?;
-    let handle = state.urls.handle_of_actor(target).ok_or_else(|| Error::NotFound(format!("actor {target}")))?;
+    let handle = state
+        .urls
+        .handle_of_actor(target)
+        .ok_or_else(|| Error::NotFound(format!("actor {target}")))?;
     let org = super::orgs::find_live(state, handle).await?;
-    let wanted = if org.manually_approves_followers { store::follows::PENDING } else { store::follows::ACCEPTED };
+    let wanted = if org.manually_approves_followers {
+        store::follows::PENDING
+    } else {
+        store::follows::ACCEPTED
+    };
     let id = activity.get("id").and_then(Value::as_str).unwrap_or_default();
     let stored = store::follows::upsert_follower(tx, org.id, signer.id, id, wanted, state.clock.now_ms()).await?;
     if stored == store::follows::ACCEPTED {
-        follows::send_answer(tx, state, org.id, &state.urls.org(handle), activity, &signer.inbox, true).await?;
+        follows::send_answer(
+            tx,
+            state,
+            org.id,
+            &state.urls.org(handle),
+            activity,
+            &signer.inbox,
+            true,
+        )
+        .await?;
     }
     Ok(Outcome::Processed)
 }
@@ -95,7 +128,10 @@ async fn on_undo(tx: &mut Tx, state: &AppState, object: &Value, signer: &RemoteA
     // Mastodon may Undo an older Follow id than the one we kept after a repeated Follow:
     // an embedded Follow of one of our organisations ends the relationship all the same.
     if !removed && type_of(object) == Some("Follow") {
-        let handle = object.get("object").and_then(id_of).and_then(|t| state.urls.handle_of_actor(t));
+        let handle = object
+            .get("object")
+            .and_then(id_of)
+            .and_then(|t| state.urls.handle_of_actor(t));
         if let Some(org) = match handle {
             Some(h) => store::orgs::find_by_handle(&state.db, h).await?,
             None => None,
@@ -106,8 +142,14 @@ async fn on_undo(tx: &mut Tx, state: &AppState, object: &Value, signer: &RemoteA
     Ok(if removed { Outcome::Processed } else { Outcome::Ignored })
 }
 
-async fn on_interaction(tx: &mut Tx, state: &AppState, id: &str, kind: &str, object: &Value, signer: &RemoteActor)
-    -> Result<Outcome> {
+async fn on_interaction(
+    tx: &mut Tx,
+    state: &AppState,
+    id: &str,
+    kind: &str,
+    object: &Value,
+    signer: &RemoteActor,
+) -> Result<Outcome> {
     let target = id_of(object).ok_or_else(|| Error::Invalid(format!("{kind} names no object")))?;
     let Some((handle, post_id)) = state.urls.update_of(target) else {
         return Ok(Outcome::Ignored);
@@ -120,14 +162,17 @@ async fn on_interaction(tx: &mut Tx, state: &AppState, id: &str, kind: &str, obj
 
 /// Checks an embedded object: it must be embedded, on the actor's host, and by the actor.
 fn own_object<'a>(object: &'a Value, signer: &RemoteActor) -> Result<&'a str> {
-    let id = object.get("id").and_then(Value::as_str).ok_or_else(|| Error::Invalid("object must be embedded with an id".into()))?;
+    let id = object
+        .get("id")
+        .and_then(Value::as_str)
+        .ok_or_else(|| Error::Invalid("object must be embedded with an id".into()))?;
     if host_of(id).is_none() || host_of(id) != host_of(&signer.ap_id) {
         return Err(Error::Forbidden("object id is not on the actor's host".into()));
     }
-    if let Some(author) = object.get("attributedTo").and_then(id_of) {
-        if author != signer.ap_id {
-            return Err(Error::Forbidden("object is attributed to another actor".into()));
-        }
+    if let Some(author) = object.get("attributedTo").and_then(id_of)
+        && author != signer.ap_id
+    {
+        return Err(Error::Forbidden("object is attributed to another actor".into()));
     }
     Ok(id)
 }
@@ -147,15 +192,34 @@ async fn on_create(tx: &mut Tx, state: &AppState, object: &Value, signer: &Remot
         Some(found) => found,
         None => return Ok(Outcome::Ignored),
     };
-    store::inbox::insert_note(tx, id, signer.id, org_id, reason, post_id, &content, published, state.clock.now_ms()).await?;
+    store::inbox::insert_note(
+        tx,
+        id,
+        signer.id,
+        org_id,
+        reason,
+        post_id,
+        &content,
+        published,
+        state.clock.now_ms(),
+    )
+    .await?;
     Ok(Outcome::Processed)
 }
 
 /// Which organisation a note concerns: a reply to its update, a mention of it, or a post by an
 /// actor it follows.
-async fn relevance(tx: &mut Tx, state: &AppState, object: &Value, signer: &RemoteActor)
-    -> Result<Option<(i64, &'static str, Option<i64>)>> {
-    if let Some((handle, post_id)) = object.get("inReplyTo").and_then(id_of).and_then(|r| state.urls.update_of(r)) {
+async fn relevance(
+    tx: &mut Tx,
+    state: &AppState,
+    object: &Value,
+    signer: &RemoteActor,
+) -> Result<Option<(i64, &'static str, Option<i64>)>> {
+    if let Some((handle, post_id)) = object
+        .get("inReplyTo")
+        .and_then(id_of)
+        .and_then(|r| state.urls.update_of(r))
+    {
         let (org, _) = super::posts::live_post(state, handle, post_id).await?;
         return Ok(Some((org.id, "reply", Some(post_id))));
     }
@@ -164,10 +228,15 @@ async fn relevance(tx: &mut Tx, state: &AppState, object: &Value, signer: &Remot
         if type_of(tag) != Some("Mention") {
             continue;
         }
-        if let Some(handle) = tag.get("href").and_then(Value::as_str).and_then(|h| state.urls.handle_of_actor(h)) {
-            if let Some(org) = store::orgs::find_by_handle(&state.db, handle).await?.filter(|o| o.deleted_at.is_none()) {
-                return Ok(Some((org.id, "mention", None)));
-            }
+        if let Some(handle) = tag
+            .get("href")
+            .and_then(Value::as_str)
+            .and_then(|h| state.urls.handle_of_actor(h))
+            && let Some(org) = store::orgs::find_by_handle(&state.db, handle)
+                .await?
+                .filter(|o| o.deleted_at.is_none())
+        {
+            return Ok(Some((org.id, "mention", None)));
         }
     }
     let following = store::follows::orgs_following(tx, signer.id).await?;
@@ -177,7 +246,8 @@ async fn relevance(tx: &mut Tx, state: &AppState, object: &Value, signer: &Remot
 async fn on_update(tx: &mut Tx, state: &AppState, object: &Value, signer: &RemoteActor) -> Result<Outcome> {
     if id_of(object) == Some(signer.ap_id.as_str()) {
         let url = Url::parse(&signer.ap_id).map_err(|_| Error::Invalid("bad actor id".into()))?;
-        let mut actor = parse_remote_actor(object, &url, state.clock.now_ms()).map_err(|e| Error::Invalid(e.to_string()))?;
+        let mut actor =
+            parse_remote_actor(object, &url, state.clock.now_ms()).map_err(|e| Error::Invalid(e.to_string()))?;
         actor.id = signer.id;
         store::actors::upsert(tx, &actor).await?;
         return Ok(Outcome::Processed);

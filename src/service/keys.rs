@@ -36,16 +36,27 @@ pub struct KeyStore {
 impl KeyStore {
     /// A store drawing new keys from `source`.
     pub fn new(source: KeySource) -> Self {
-        Self { cache: Mutex::new(HashMap::new()), generate: tokio::sync::Mutex::new(()), source }
+        Self {
+            cache: Mutex::new(HashMap::new()),
+            generate: tokio::sync::Mutex::new(()),
+            source,
+        }
     }
 
     fn cached(&self, owner: Option<i64>) -> Option<Arc<KeyPair>> {
-        self.cache.lock().unwrap_or_else(|e| e.into_inner()).get(&owner).cloned()
+        self.cache
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(&owner)
+            .cloned()
     }
 
     fn remember(&self, owner: Option<i64>, pem: &str) -> Result<Arc<KeyPair>> {
         let key = Arc::new(KeyPair::from_pkcs8_pem(pem).map_err(|e| Error::Internal(format!("stored key: {e}")))?);
-        self.cache.lock().unwrap_or_else(|e| e.into_inner()).insert(owner, key.clone());
+        self.cache
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(owner, key.clone());
         Ok(key)
     }
 
@@ -57,7 +68,9 @@ impl KeyStore {
                 .map_err(|e| Error::Internal(e.to_string())),
             KeySource::Pool(pems, next) => {
                 let i = next.fetch_add(1, Ordering::Relaxed);
-                pems.get(i % pems.len().max(1)).cloned().ok_or_else(|| Error::Internal("empty key pool".into()))
+                pems.get(i % pems.len().max(1))
+                    .cloned()
+                    .ok_or_else(|| Error::Internal("empty key pool".into()))
             }
         }
     }
@@ -80,7 +93,8 @@ pub async fn org_key(state: &AppState, org_id: i64) -> Result<Arc<KeyPair>> {
     let key = KeyPair::from_pkcs8_pem(&pem).map_err(|e| Error::Internal(e.to_string()))?;
     store::orgs::set_keys_if_absent(&state.db, org_id, key.public_pem(), &pem).await?;
     // Another process may have stored its own key first: use whatever the row holds now.
-    let pem = stored(store::orgs::find(&state.db, org_id).await?).ok_or_else(|| Error::NotFound("organisation".into()))?;
+    let pem =
+        stored(store::orgs::find(&state.db, org_id).await?).ok_or_else(|| Error::NotFound("organisation".into()))?;
     state.keys.remember(Some(org_id), &pem)
 }
 
@@ -98,6 +112,8 @@ pub async fn instance_key(state: &AppState) -> Result<Arc<KeyPair>> {
         store::settings::set_if_absent(&state.db, INSTANCE_KEY, &pem).await?;
         store::settings::set_if_absent(&state.db, INSTANCE_CREATED, &state.clock.now_ms().to_string()).await?;
     }
-    let pem = store::settings::get(&state.db, INSTANCE_KEY).await?.ok_or_else(|| Error::Internal("instance key".into()))?;
+    let pem = store::settings::get(&state.db, INSTANCE_KEY)
+        .await?
+        .ok_or_else(|| Error::Internal("instance key".into()))?;
     state.keys.remember(None, &pem)
 }

@@ -54,7 +54,9 @@ pub async fn create(state: &AppState, input: &NewOrgInput) -> Result<Org> {
         Err(e) if e.is_unique_violation() => return Err(Error::Conflict(format!("handle {handle} is taken"))),
         Err(e) => return Err(e.into()),
     };
-    store::orgs::find(&state.db, id).await?.ok_or_else(|| Error::Internal("organisation vanished".into()))
+    store::orgs::find(&state.db, id)
+        .await?
+        .ok_or_else(|| Error::Internal("organisation vanished".into()))
 }
 
 /// A live organisation by handle: `NotFound` if unknown, `Gone` if deleted.

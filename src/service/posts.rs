@@ -36,7 +36,13 @@ pub async fn publish(state: &AppState, handle: &str, body: &str, lang: Option<&s
     };
     let object = note::note(&state.urls, handle, &post, note::NoteCounts::default());
     let activity_id = format!("{}/activity", state.urls.update(handle, id));
-    let activity = activities::wrap("Create", &activity_id, &state.urls.org(handle), &object, Some(&rfc3339(now)));
+    let activity = activities::wrap(
+        "Create",
+        &activity_id,
+        &state.urls.org(handle),
+        &object,
+        Some(&rfc3339(now)),
+    );
     delivery::to_followers(&mut tx, state, org.id, &activity).await?;
     tx.commit().await?;
     delivery::notify(state);
@@ -54,9 +60,17 @@ pub async fn edit(state: &AppState, handle: &str, id: i64, body: &str) -> Result
     let now = state.clock.now_ms().max(floor);
     let mut tx = state.db.begin().await?;
     store::posts::update(&mut tx, id, &source, &rendered.html, &tags, now).await?;
-    let post = Post { source, content_html: rendered.html, tags, updated: Some(now), ..post };
+    let post = Post {
+        source,
+        content_html: rendered.html,
+        tags,
+        updated: Some(now),
+        ..post
+    };
     let object = note::note(&state.urls, handle, &post, note::NoteCounts::default());
-    let activity_id = state.urls.activity(&state.urls.update(handle, id), "updates", &now.to_string());
+    let activity_id = state
+        .urls
+        .activity(&state.urls.update(handle, id), "updates", &now.to_string());
     let activity = activities::wrap("Update", &activity_id, &state.urls.org(handle), &object, None);
     delivery::to_followers(&mut tx, state, org.id, &activity).await?;
     tx.commit().await?;
@@ -72,7 +86,12 @@ pub async fn delete(state: &AppState, handle: &str, id: i64) -> Result<()> {
     store::posts::mark_deleted(&mut tx, id, now).await?;
     let object_id = state.urls.update(handle, id);
     let activity_id = state.urls.activity(&object_id, "delete", &token());
-    let activity = activities::delete(&activity_id, &state.urls.org(handle), &object_id, &state.urls.org_part(handle, "followers"));
+    let activity = activities::delete(
+        &activity_id,
+        &state.urls.org(handle),
+        &object_id,
+        &state.urls.org_part(handle, "followers"),
+    );
     delivery::to_followers(&mut tx, state, org.id, &activity).await?;
     tx.commit().await?;
     delivery::notify(state);

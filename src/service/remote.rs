@@ -19,7 +19,10 @@ pub const REFRESH_AFTER_MS: i64 = 24 * 3600 * 1000;
 pub async fn fetch_signed(state: &AppState, url: &Url) -> Result<(Url, Value)> {
     let key = keys::instance_key(state).await?;
     let key_id = format!("{}#main-key", state.urls.instance_actor());
-    let signer = Signer { key: &key, key_id: &key_id };
+    let signer = Signer {
+        key: &key,
+        key_id: &key_id,
+    };
     Ok(state.http.fetch_json(url, &signer, state.clock.now_ms()).await?)
 }
 
@@ -57,10 +60,8 @@ pub async fn actor(state: &AppState, ap_id: &str) -> Result<RemoteActor> {
 /// The actor that owns `key_id`: stored, or (when `refetch` is set or it is unknown) fetched
 /// through the key id. The key must belong to the actor document it names.
 pub async fn actor_for_key(state: &AppState, key_id: &str, refetch: bool) -> Result<RemoteActor> {
-    if !refetch {
-        if let Some(actor) = store::actors::find_by_key_id(&state.db, key_id).await? {
-            return Ok(actor);
-        }
+    if !refetch && let Some(actor) = store::actors::find_by_key_id(&state.db, key_id).await? {
+        return Ok(actor);
     }
     let mut url = Url::parse(key_id).map_err(|_| Error::Unauthorized(format!("keyId {key_id:?} is not a URL")))?;
     url.set_fragment(None);
@@ -76,7 +77,10 @@ pub async fn actor_for_key(state: &AppState, key_id: &str, refetch: bool) -> Res
         fetch_actor(state, &owner).await?
     };
     if actor.key_id != key_id {
-        return Err(Error::Unauthorized(format!("key {key_id} is not the key of {}", actor.ap_id)));
+        return Err(Error::Unauthorized(format!(
+            "key {key_id} is not the key of {}",
+            actor.ap_id
+        )));
     }
     Ok(actor)
 }

@@ -10,8 +10,14 @@ pub const ACCEPTED: &str = "accepted";
 
 /// Records (or refreshes) a remote actor's follow of an organisation; returns the stored state.
 /// A repeated Follow keeps an accepted relationship accepted and updates the Follow id.
-pub async fn upsert_follower(tx: &mut Tx, org_id: i64, actor_id: i64, follow_ap_id: &str, state: &str, now: i64)
-    -> Result<String, StoreError> {
+pub async fn upsert_follower(
+    tx: &mut Tx,
+    org_id: i64,
+    actor_id: i64,
+    follow_ap_id: &str,
+    state: &str,
+    now: i64,
+) -> Result<String, StoreError> {
     let sql = "insert into followers (org_id, actor_id, follow_ap_id, state, created_at) values ($1, $2, $3, $4, $5) \
         on conflict (org_id, actor_id) do update set follow_ap_id = excluded.follow_ap_id, \
         state = case when followers.state = 'accepted' then 'accepted' else excluded.state end returning state";
@@ -79,8 +85,13 @@ pub async fn follower_inboxes(tx: &mut Tx, org_id: i64) -> Result<Vec<(String, S
 }
 
 /// Records that an organisation asked to follow a remote actor.
-pub async fn upsert_following(tx: &mut Tx, org_id: i64, actor_id: i64, follow_ap_id: &str, now: i64)
-    -> Result<(), StoreError> {
+pub async fn upsert_following(
+    tx: &mut Tx,
+    org_id: i64,
+    actor_id: i64,
+    follow_ap_id: &str,
+    now: i64,
+) -> Result<(), StoreError> {
     let sql = "insert into following (org_id, actor_id, follow_ap_id, state, created_at) values ($1, $2, $3, 'pending', $4) \
         on conflict (org_id, actor_id) do update set follow_ap_id = excluded.follow_ap_id";
     on_tx!(tx, conn => sqlx::query(sql).bind(org_id).bind(actor_id).bind(follow_ap_id).bind(now).execute(conn).await.map(|r| r.rows_affected()))?;
@@ -88,7 +99,12 @@ pub async fn upsert_following(tx: &mut Tx, org_id: i64, actor_id: i64, follow_ap
 }
 
 /// Marks our Follow accepted (`accepted`) or removes it (Reject); only when `actor_id` is its target.
-pub async fn answer_following(tx: &mut Tx, follow_ap_id: &str, actor_id: i64, accepted: bool) -> Result<bool, StoreError> {
+pub async fn answer_following(
+    tx: &mut Tx,
+    follow_ap_id: &str,
+    actor_id: i64,
+    accepted: bool,
+) -> Result<bool, StoreError> {
     let done: u64 = if accepted {
         on_tx!(tx, conn => sqlx::query("update following set state = 'accepted' where follow_ap_id = $1 and actor_id = $2")
             .bind(follow_ap_id).bind(actor_id).execute(conn).await.map(|r| r.rows_affected()))?

@@ -41,8 +41,17 @@ pub struct RemoteNote {
 
 /// Stores a note for an organisation (one row per note id; the first reason wins).
 #[allow(clippy::too_many_arguments)]
-pub async fn insert_note(tx: &mut Tx, ap_id: &str, actor_id: i64, org_id: i64, reason: &str, post_id: Option<i64>,
-    html: &str, published: i64, now: i64) -> Result<(), StoreError> {
+pub async fn insert_note(
+    tx: &mut Tx,
+    ap_id: &str,
+    actor_id: i64,
+    org_id: i64,
+    reason: &str,
+    post_id: Option<i64>,
+    html: &str,
+    published: i64,
+    now: i64,
+) -> Result<(), StoreError> {
     let sql = "insert into remote_notes (ap_id, actor_id, org_id, reason, post_id, content_html, published, received_at) \
         values ($1, $2, $3, $4, $5, $6, $7, $8) on conflict (ap_id) do nothing";
     on_tx!(tx, conn => sqlx::query(sql).bind(ap_id).bind(actor_id).bind(org_id).bind(reason).bind(post_id).bind(html)

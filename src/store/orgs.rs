@@ -43,7 +43,10 @@ pub struct Org {
 
 impl fmt::Debug for Org {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Org").field("id", &self.id).field("handle", &self.handle).finish_non_exhaustive()
+        f.debug_struct("Org")
+            .field("id", &self.id)
+            .field("handle", &self.handle)
+            .finish_non_exhaustive()
     }
 }
 

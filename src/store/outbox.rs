@@ -18,15 +18,22 @@ pub struct Target {
 }
 
 /// Writes an activity and one delivery per target inside `tx`; returns the outbox id.
-pub async fn enqueue(tx: &mut Tx, ap_id: &str, org_id: Option<i64>, body: &str, targets: &[Target], now: i64)
-    -> Result<i64, StoreError> {
+pub async fn enqueue(
+    tx: &mut Tx,
+    ap_id: &str,
+    org_id: Option<i64>,
+    body: &str,
+    targets: &[Target],
+    now: i64,
+) -> Result<i64, StoreError> {
     let row: (i64,) = on_tx!(tx, conn => sqlx::query_as(
         "insert into outbox (ap_id, org_id, body, created_at) values ($1, $2, $3, $4) returning id")
         .bind(ap_id).bind(org_id).bind(body).bind(now).fetch_one(conn).await)?;
     let outbox_id = row.0;
     for chunk in targets.chunks(INSERT_CHUNK) {
         let mut sql = String::from(
-            "insert into deliveries (outbox_id, inbox, domain, attempts, next_attempt_at, created_at) values ");
+            "insert into deliveries (outbox_id, inbox, domain, attempts, next_attempt_at, created_at) values ",
+        );
         for i in 0..chunk.len() {
             let b = i * 2 + 3;
             if i > 0 {
@@ -69,14 +76,28 @@ pub async fn claim(db: &Db, now: i64, lease_until: i64, limit: i64) -> Result<Ve
         order by d.id limit $3";
     let mut rows: Vec<Claimed> = match db {
         Db::Sqlite(pool) => {
-            let sql = format!("update deliveries set lease_until = $1 where id in ({pick}) \
-                returning id, outbox_id, inbox, domain, attempts");
-            sqlx::query_as(&sql).bind(lease_until).bind(now).bind(limit).fetch_all(pool).await?
+            let sql = format!(
+                "update deliveries set lease_until = $1 where id in ({pick}) \
+                returning id, outbox_id, inbox, domain, attempts"
+            );
+            sqlx::query_as(&sql)
+                .bind(lease_until)
+                .bind(now)
+                .bind(limit)
+                .fetch_all(pool)
+                .await?
         }
         Db::Postgres(pool) => {
-            let sql = format!("update deliveries set lease_until = $1 where id in ({pick} for update skip locked) \
-                returning id, outbox_id, inbox, domain, attempts");
-            sqlx::query_as(&sql).bind(lease_until).bind(now).bind(limit).fetch_all(pool).await?
+            let sql = format!(
+                "update deliveries set lease_until = $1 where id in ({pick} for update skip locked) \
+                returning id, outbox_id, inbox, domain, attempts"
+            );
+            sqlx::query_as(&sql)
+                .bind(lease_until)
+                .bind(now)
+                .bind(limit)
+                .fetch_all(pool)
+                .await?
         }
     };
     rows.sort_by_key(|r| r.id);
@@ -85,13 +106,21 @@ pub async fn claim(db: &Db, now: i64, lease_until: i64, limit: i64) -> Result<Ve
 
 /// The JSON body and signing organisation (`None`: the instance actor) of an outbox row.
 pub async fn activity(db: &Db, outbox_id: i64) -> Result<Option<(String, Option<i64>)>, StoreError> {
-    Ok(on_db!(db, pool => sqlx::query_as("select body, org_id from outbox where id = $1")
-        .bind(outbox_id).fetch_optional(pool).await)?)
+    Ok(
+        on_db!(db, pool => sqlx::query_as("select body, org_id from outbox where id = $1")
+        .bind(outbox_id).fetch_optional(pool).await)?,
+    )
 }
 
 /// Marks deliveries done in one statement.
 pub async fn mark_delivered(db: &Db, ids: &[i64], now: i64) -> Result<(), StoreError> {
-    update_ids(db, "update deliveries set delivered_at = $1, lease_until = null where", ids, now).await
+    update_ids(
+        db,
+        "update deliveries set delivered_at = $1, lease_until = null where",
+        ids,
+        now,
+    )
+    .await
 }
 
 /// Hands claimed deliveries back without counting an attempt (shutdown, instance backoff).
@@ -180,7 +209,11 @@ pub async fn status(db: &Db) -> Result<QueueStatus, StoreError> {
     let (failing, dead): (i64, i64) = on_db!(db, pool => sqlx::query_as(
         "select count(*), coalesce(sum(case when dead then 1 else 0 end), 0) from remote_instances where fail_count > 0")
         .fetch_one(pool).await)?;
-    Ok(QueueStatus { pending, failing_instances: failing, dead_instances: dead })
+    Ok(QueueStatus {
+        pending,
+        failing_instances: failing,
+        dead_instances: dead,
+    })
 }
 
 /// The next time any pending delivery becomes due (for the worker's sleep), if any.

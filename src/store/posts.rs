@@ -36,8 +36,15 @@ impl Post {
 }
 
 /// Inserts an update inside `tx` and returns its id.
-pub async fn insert(tx: &mut Tx, org_id: i64, source: &str, html: &str, tags: &str, lang: &str, now: i64)
-    -> Result<i64, StoreError> {
+pub async fn insert(
+    tx: &mut Tx,
+    org_id: i64,
+    source: &str,
+    html: &str,
+    tags: &str,
+    lang: &str,
+    now: i64,
+) -> Result<i64, StoreError> {
     let sql = "insert into posts (org_id, source, content_html, tags, lang, published) values ($1, $2, $3, $4, $5, $6) returning id";
     let row: (i64,) = on_tx!(tx, conn => sqlx::query_as(sql)
         .bind(org_id).bind(source).bind(html).bind(tags).bind(lang).bind(now).fetch_one(conn).await)?;
@@ -66,7 +73,8 @@ pub async fn find(db: &Db, org_id: i64, id: i64) -> Result<Option<Post>, StoreEr
 /// Live updates of an organisation, newest first, with ids below `before` (for paging).
 pub async fn list(db: &Db, org_id: i64, before: i64, limit: i64) -> Result<Vec<Post>, StoreError> {
     let sql = format!(
-        "select {COLUMNS} from posts where org_id = $1 and id < $2 and deleted_at is null order by id desc limit $3");
+        "select {COLUMNS} from posts where org_id = $1 and id < $2 and deleted_at is null order by id desc limit $3"
+    );
     Ok(on_db!(db, pool => sqlx::query_as(&sql).bind(org_id).bind(before).bind(limit).fetch_all(pool).await)?)
 }
 
@@ -79,8 +87,14 @@ pub async fn count(db: &Db, org_id: Option<i64>) -> Result<i64, StoreError> {
 }
 
 /// Records a like or boost; a repeated activity id changes nothing.
-pub async fn add_interaction(tx: &mut Tx, activity_ap_id: &str, kind: &str, actor_id: i64, post_id: i64, now: i64)
-    -> Result<(), StoreError> {
+pub async fn add_interaction(
+    tx: &mut Tx,
+    activity_ap_id: &str,
+    kind: &str,
+    actor_id: i64,
+    post_id: i64,
+    now: i64,
+) -> Result<(), StoreError> {
     let sql = "insert into interactions (activity_ap_id, kind, actor_id, post_id, created_at) values ($1, $2, $3, $4, $5) \
         on conflict (activity_ap_id) do nothing";
     on_tx!(tx, conn => sqlx::query(sql).bind(activity_ap_id).bind(kind).bind(actor_id).bind(post_id).bind(now)

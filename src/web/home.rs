@@ -29,9 +29,16 @@ pub async fn page(State(state): State<AppState>) -> Result<Response, AppError> {
         .await
         .map_err(service::Error::from)?
         .into_iter()
-        .map(|o| OrgItem { handle: o.handle, name: o.name, summary: o.summary })
+        .map(|o| OrgItem {
+            handle: o.handle,
+            name: o.name,
+            summary: o.summary,
+        })
         .collect();
-    render(&HomePage { domain: state.urls.authority().to_owned(), orgs })
+    render(&HomePage {
+        domain: state.urls.authority().to_owned(),
+        orgs,
+    })
 }
 
 /// `GET /healthz`: 200 when the database answers, 503 otherwise.

@@ -23,7 +23,9 @@ pub fn router() -> Router<AppState> {
 
 /// Renders a template as an HTML response with a strict Content-Security-Policy.
 pub fn render(template: &impl Template) -> Result<Response, AppError> {
-    let html = template.render().map_err(|e| service::Error::Internal(format!("template: {e}")))?;
+    let html = template
+        .render()
+        .map_err(|e| service::Error::Internal(format!("template: {e}")))?;
     let mut response = (StatusCode::OK, Html(html)).into_response();
     let h = response.headers_mut();
     h.insert(

@@ -58,8 +58,12 @@ pub async fn by_handle(State(state): State<AppState>, Path(handle): Path<String>
 
 /// The profile page of an organisation.
 pub async fn page(state: &AppState, org: Org) -> Result<Response, AppError> {
-    let followers = store::follows::follower_count(&state.db, org.id).await.map_err(service::Error::from)?;
-    let posts = store::posts::list(&state.db, org.id, i64::MAX, 20).await.map_err(service::Error::from)?;
+    let followers = store::follows::follower_count(&state.db, org.id)
+        .await
+        .map_err(service::Error::from)?;
+    let posts = store::posts::list(&state.db, org.id, i64::MAX, 20)
+        .await
+        .map_err(service::Error::from)?;
     let updates = posts.iter().map(|p| item(state, &org.handle, p)).collect();
     render(&ProfilePage {
         actor_url: state.urls.org(&org.handle),
@@ -74,7 +78,11 @@ pub async fn page(state: &AppState, org: Org) -> Result<Response, AppError> {
 }
 
 fn item(state: &AppState, handle: &str, post: &Post) -> UpdateItem {
-    UpdateItem { url: state.urls.update(handle, post.id), html: post.content_html.clone(), published: rfc3339(post.published) }
+    UpdateItem {
+        url: state.urls.update(handle, post.id),
+        html: post.content_html.clone(),
+        published: rfc3339(post.published),
+    }
 }
 
 /// The page of one update.

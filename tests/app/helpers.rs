@@ -1,0 +1,262 @@
+//! Test harness: real instances on loopback, each with a fresh database (SQLite file, or a
+//! PostgreSQL schema when UNDERSTORY_TEST_DATABASE_URL is a postgres:// URL), a shared fixed
+//! clock, and keys from a fixture pool.
+
+use std::sync::{
+    Arc, Mutex,
+    atomic::{AtomicUsize, Ordering},
+};
+
+use axum::{Router, body::Bytes, extract::State, http::HeaderMap, http::StatusCode, routing::post};
+use chrono::{TimeZone, Utc};
+use serde_json::Value;
+use tokio_util::sync::CancellationToken;
+use understory::{
+    app::{App, AppOptions},
+    clock::Clock,
+    config::Config,
+    delivery,
+    httpsig::{KeyPair, sign_post},
+    service::{self, keys::KeySource, orgs::NewOrgInput},
+    state::AppState,
+    store::{self, Db, orgs::Org},
+};
+
+/// The fixed start of every test's clock.
+pub fn test_clock() -> Clock {
+    Clock::fixed(Utc.with_ymd_and_hms(2026, 3, 1, 12, 0, 0).single().unwrap())
+}
+
+fn key_pool() -> KeySource {
+    static NEXT: AtomicUsize = AtomicUsize::new(0);
+    let text = include_str!("../fixtures/keys.pem");
+    let pems: Vec<String> = text
+        .split("-----END PRIVATE KEY-----")
+        .filter(|p| p.contains("BEGIN"))
+        .map(|p| format!("{}-----END PRIVATE KEY-----\n", p.trim_start()))
+        .collect();
+    KeySource::Pool(pems, AtomicUsize::new(NEXT.fetch_add(3, Ordering::Relaxed)))
+}
+
+async fn fresh_db() -> (Db, Option<tempfile::TempDir>) {
+    match std::env::var("UNDERSTORY_TEST_DATABASE_URL") {
+        Ok(url) if url.starts_with("postgres") => {
+            let schema = format!("t_{}", service::token());
+            let admin = Db::connect(&url).await.unwrap();
+            if let Db::Postgres(pool) = &admin {
+                sqlx::query(&format!("create schema {schema}"))
+                    .execute(pool)
+                    .await
+                    .unwrap();
+            }
+            admin.close().await;
+            let db = Db::connect_postgres_schema(&url, &schema).await.unwrap();
+            db.migrate().await.unwrap();
+            (db, None)
+        }
+        _ => {
+            let dir = tempfile::tempdir().unwrap();
+            let url = format!("sqlite://{}", dir.path().join("test.db").display());
+            let db = Db::connect(&url).await.unwrap();
+            db.migrate().await.unwrap();
+            (db, Some(dir))
+        }
+    }
+}
+
+/// A running instance.
+pub struct TestApp {
+    pub state: AppState,
+    pub base: String,
+    stop: CancellationToken,
+    _dir: Option<tempfile::TempDir>,
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        self.stop.cancel();
+    }
+}
+
+impl TestApp {
+    /// An instance on its own clock.
+    pub async fn spawn() -> Self {
+        Self::spawn_with(test_clock()).await
+    }
+
+    /// An instance sharing `clock` (instances that talk to each other share one).
+    pub async fn spawn_with(clock: Clock) -> Self {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let (db, dir) = fresh_db().await;
+        let config = Config::for_url(&format!("http://localhost:{port}"), "sqlite::memory:").unwrap();
+        let options = AppOptions {
+            clock,
+            keys: key_pool(),
+            workers: false,
+        };
+        let app = App::build(config, db, listener, options).await.unwrap();
+        let state = app.state().clone();
+        let stop = CancellationToken::new();
+        tokio::spawn(app.run(stop.clone()));
+        Self {
+            state,
+            base: format!("http://localhost:{port}"),
+            stop,
+            _dir: dir,
+        }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+
+    pub fn actor(&self, handle: &str) -> String {
+        self.url(&format!("/orgs/{handle}"))
+    }
+
+    pub fn acct(&self, handle: &str) -> String {
+        format!("{handle}@{}", self.base.trim_start_matches("http://"))
+    }
+
+    pub async fn create_org(&self, handle: &str) -> Org {
+        self.create_org_with(handle, false).await
+    }
+
+    pub async fn create_org_with(&self, handle: &str, approve: bool) -> Org {
+        let input = NewOrgInput {
+            handle: handle.into(),
+            name: format!("{handle} name"),
+            summary: "We know things.".into(),
+            approve_followers: approve,
+        };
+        service::orgs::create(&self.state, &input).await.unwrap()
+    }
+
+    /// One delivery pass.
+    pub async fn deliver_due(&self) -> usize {
+        delivery::worker::deliver_due(&self.state).await.unwrap()
+    }
+
+    pub async fn pending(&self) -> i64 {
+        store::outbox::status(&self.state.db).await.unwrap().pending
+    }
+
+    pub async fn key_of(&self, handle: &str) -> Arc<KeyPair> {
+        let org = store::orgs::find_by_handle(&self.state.db, handle)
+            .await
+            .unwrap()
+            .unwrap();
+        service::keys::org_key(&self.state, org.id).await.unwrap()
+    }
+
+    /// Number of followers of `handle` in `which` state.
+    pub async fn followers(&self, handle: &str, which: &str) -> Vec<String> {
+        service::follows::followers(&self.state, handle, which)
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|f| f.ap_id)
+            .collect()
+    }
+}
+
+/// An HTTP client for tests.
+pub fn client() -> reqwest::Client {
+    reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap()
+}
+
+/// GETs JSON with an ActivityPub Accept header; returns status and body.
+pub async fn get_ap(url: &str) -> (StatusCode, Value) {
+    let r = client()
+        .get(url)
+        .header("accept", "application/activity+json")
+        .send()
+        .await
+        .unwrap();
+    let status = StatusCode::from_u16(r.status().as_u16()).unwrap();
+    (status, r.json().await.unwrap_or(Value::Null))
+}
+
+/// POSTs `body` signed with `key` as `key_id`, dated `date_ms`; returns the status.
+pub async fn signed_post(inbox: &str, body: &[u8], key: &KeyPair, key_id: &str, date_ms: i64) -> u16 {
+    let url = url::Url::parse(inbox).unwrap();
+    let headers = sign_post(key, key_id, &url, body, date_ms).unwrap();
+    let mut request = client().post(inbox).body(body.to_vec());
+    for (name, value) in headers {
+        request = request.header(name, value);
+    }
+    request.send().await.unwrap().status().as_u16()
+}
+
+/// A fake remote inbox that records what it receives and answers with scripted statuses.
+#[derive(Clone, Default)]
+pub struct Sink {
+    pub received: Arc<Mutex<Vec<(HeaderMap, Value)>>>,
+    /// Statuses to answer, in order; 202 once exhausted.
+    pub script: Arc<Mutex<Vec<u16>>>,
+}
+
+impl Sink {
+    /// Starts a sink on loopback; returns it and its base URL.
+    pub async fn start() -> (Self, String) {
+        let sink = Self::default();
+        let router = Router::new()
+            .route("/inbox", post(sink_inbox))
+            .route("/users/{name}/inbox", post(sink_inbox))
+            .with_state(sink.clone());
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        tokio::spawn(async move { axum::serve(listener, router).await });
+        (sink, format!("http://localhost:{port}"))
+    }
+
+    pub fn bodies(&self) -> Vec<Value> {
+        self.received.lock().unwrap().iter().map(|(_, b)| b.clone()).collect()
+    }
+}
+
+async fn sink_inbox(State(sink): State<Sink>, headers: HeaderMap, body: Bytes) -> StatusCode {
+    let status = {
+        let mut script = sink.script.lock().unwrap();
+        if script.is_empty() { 202 } else { script.remove(0) }
+    };
+    if status < 300 {
+        let value = serde_json::from_slice(&body).unwrap_or(Value::Null);
+        sink.received.lock().unwrap().push((headers, value));
+    }
+    StatusCode::from_u16(status).unwrap()
+}
+
+/// Stores a remote follower of `org` whose inboxes are on a sink (as if it had followed).
+pub async fn add_follower(app: &TestApp, org: &Org, sink_base: &str, name: &str, shared: bool) {
+    let pem = app.key_of(&org.handle).await.public_pem().to_owned();
+    let ap_id = format!("{sink_base}/users/{name}");
+    let actor = store::actors::RemoteActor {
+        id: 0,
+        ap_id: ap_id.clone(),
+        actor_type: "Person".into(),
+        username: name.into(),
+        domain: sink_base.trim_start_matches("http://").into(),
+        name: name.into(),
+        summary: String::new(),
+        url: None,
+        inbox: format!("{ap_id}/inbox"),
+        shared_inbox: shared.then(|| format!("{sink_base}/inbox")),
+        key_id: format!("{ap_id}#main-key"),
+        public_key_pem: pem,
+        discoverable: false,
+        indexable: false,
+        fetched_at: app.state.clock.now_ms(),
+        deleted_at: None,
+    };
+    let mut tx = app.state.db.begin().await.unwrap();
+    let id = store::actors::upsert(&mut tx, &actor).await.unwrap();
+    store::follows::upsert_follower(&mut tx, org.id, id, &format!("{ap_id}#follow"), "accepted", 0)
+        .await
+        .unwrap();
+    tx.commit().await.unwrap();
+}

@@ -1,0 +1,10 @@
+//! The integration suite: real instances on loopback that federate with each other.
+//! Run on SQLite by default; `scripts/test-postgres` runs it on PostgreSQL.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod delivery;
+mod discovery;
+mod federation;
+mod helpers;
+mod inbox_security;
+mod storage;
