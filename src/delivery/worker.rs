@@ -1,7 +1,11 @@
 //! The delivery worker: claims due deliveries, signs each at send time, sends them in order per
 //! instance (many instances at once), and records the outcome in batches.
 
-use std::{collections::HashMap, sync::Arc, time::Duration};
+use std::{
+    collections::{HashMap, HashSet},
+    sync::{Arc, Mutex},
+    time::Duration,
+};
 
 use futures_util::{StreamExt, stream};
 use tokio_util::sync::CancellationToken;
@@ -22,6 +26,8 @@ pub const IDLE_POLL: Duration = Duration::from_secs(1);
 pub const CLAIM_BATCH: i64 = 512;
 /// Instances sent to at once.
 pub const CONCURRENCY: usize = 64;
+/// Delivered ids recorded per write.
+pub const FLUSH_EVERY: usize = 64;
 /// How long a claim holds before another worker may take the row (a crashed worker's rows).
 pub const LEASE_MS: i64 = 5 * 60 * 1000;
 /// First retry delay; doubles per failure.
@@ -65,20 +71,52 @@ pub async fn deliver_due(state: &AppState) -> service::Result<usize> {
             None => by_domain.push((c.domain.clone(), vec![c])),
         }
     }
-    let signers = Arc::new(signers);
-    let bodies = Arc::new(bodies);
-    let org_of = Arc::new(org_of);
-    let delivered: Vec<Vec<i64>> = stream::iter(by_domain)
+    let failing: HashSet<String> = store::outbox::failing_domains(&state.db).await?.into_iter().collect();
+    let pass = Arc::new(Pass {
+        signers,
+        bodies,
+        org_of,
+        failing,
+        done: Mutex::new(Vec::new()),
+    });
+    stream::iter(by_domain)
         .map(|(domain, rows)| {
-            let (state, signers, bodies, org_of) = (state.clone(), signers.clone(), bodies.clone(), org_of.clone());
-            async move { send_domain(&state, &domain, rows, &signers, &bodies, &org_of).await }
+            let (state, pass) = (state.clone(), pass.clone());
+            async move { send_domain(&state, &domain, rows, &pass).await }
         })
         .buffer_unordered(CONCURRENCY)
-        .collect()
+        .collect::<Vec<()>>()
         .await;
-    let done: Vec<i64> = delivered.into_iter().flatten().collect();
-    store::outbox::mark_delivered(&state.db, &done, state.clock.now_ms()).await?;
+    pass.flush(state, 0).await;
     Ok(attempted)
+}
+
+/// What one pass shares between its concurrent per-instance senders.
+struct Pass {
+    signers: Signers,
+    bodies: HashMap<i64, Arc<Vec<u8>>>,
+    org_of: HashMap<i64, Option<i64>>,
+    /// Instances that were failing when the pass began (their recovery is recorded).
+    failing: HashSet<String>,
+    /// Delivered ids not yet recorded.
+    done: Mutex<Vec<i64>>,
+}
+
+impl Pass {
+    /// Records delivered ids once more than `threshold` are waiting: few writes, and a crash
+    /// re-sends at most a batch (receivers deduplicate by activity id).
+    async fn flush(&self, state: &AppState, threshold: usize) {
+        let ids = {
+            let mut done = self.done.lock().unwrap_or_else(|e| e.into_inner());
+            if done.len() <= threshold {
+                return;
+            }
+            std::mem::take(&mut *done)
+        };
+        if let Err(e) = store::outbox::mark_delivered(&state.db, &ids, state.clock.now_ms()).await {
+            tracing::warn!(error = %e, count = ids.len(), "recording deliveries failed; they will be sent again");
+        }
+    }
 }
 
 async fn signer_for(state: &AppState, org_id: Option<i64>) -> service::Result<(Arc<KeyPair>, String)> {
@@ -100,56 +138,44 @@ async fn signer_for(state: &AppState, org_id: Option<i64>) -> service::Result<(A
 }
 
 /// Sends one instance's rows in order; stops at the first retryable failure and hands the rest
-/// back. Returns the ids delivered (or refused for good, which are recorded here).
-async fn send_domain(
-    state: &AppState,
-    domain: &str,
-    rows: Vec<Claimed>,
-    signers: &Signers,
-    bodies: &HashMap<i64, Arc<Vec<u8>>>,
-    org_of: &HashMap<i64, Option<i64>>,
-) -> Vec<i64> {
-    let mut done = Vec::new();
+/// back. Delivered ids go to the pass's batch; permanent refusals are recorded here.
+async fn send_domain(state: &AppState, domain: &str, rows: Vec<Claimed>, pass: &Pass) {
+    let mut delivered_any = false;
     let mut rows = rows.into_iter();
     while let Some(row) = rows.next() {
-        let outcome = send_one(state, &row, signers, bodies, org_of).await;
-        match outcome {
-            PostOutcome::Delivered => done.push(row.id),
+        match send_one(state, &row, pass).await {
+            PostOutcome::Delivered => {
+                delivered_any = true;
+                pass.done.lock().unwrap_or_else(|e| e.into_inner()).push(row.id);
+                pass.flush(state, FLUSH_EVERY).await;
+            }
             PostOutcome::Refused(status) => {
                 tracing::info!(inbox = %row.inbox, status, "delivery refused for good");
-                if let Err(e) =
-                    store::outbox::mark_refused(&state.db, row.id, state.clock.now_ms(), &format!("HTTP {status}"))
-                        .await
-                {
+                let error = format!("HTTP {status}");
+                if let Err(e) = store::outbox::mark_refused(&state.db, row.id, state.clock.now_ms(), &error).await {
                     tracing::warn!(error = %e, "recording a refused delivery failed");
                 }
             }
             PostOutcome::Retry { reason, retry_after } => {
                 let rest: Vec<i64> = rows.map(|r| r.id).collect();
                 record_failure(state, domain, &row, &reason, retry_after, &rest).await;
-                break;
+                return;
             }
         }
     }
-    if !done.is_empty()
+    if delivered_any
+        && pass.failing.contains(domain)
         && let Err(e) = store::outbox::instance_succeeded(&state.db, domain, state.clock.now_ms()).await
     {
         tracing::warn!(error = %e, domain, "recording instance health failed");
     }
-    done
 }
 
-async fn send_one(
-    state: &AppState,
-    row: &Claimed,
-    signers: &Signers,
-    bodies: &HashMap<i64, Arc<Vec<u8>>>,
-    org_of: &HashMap<i64, Option<i64>>,
-) -> PostOutcome {
-    let (Some(body), Some(org_id)) = (bodies.get(&row.outbox_id), org_of.get(&row.outbox_id)) else {
+async fn send_one(state: &AppState, row: &Claimed, pass: &Pass) -> PostOutcome {
+    let (Some(body), Some(org_id)) = (pass.bodies.get(&row.outbox_id), pass.org_of.get(&row.outbox_id)) else {
         return PostOutcome::Refused(0);
     };
-    let Some((key, key_id)) = signers.get(org_id) else {
+    let Some((key, key_id)) = pass.signers.get(org_id) else {
         return PostOutcome::Refused(0);
     };
     let Ok(inbox) = Url::parse(&row.inbox) else {

@@ -184,6 +184,13 @@ pub async fn instance_failed(db: &Db, domain: &str, now: i64, retry_at: i64) -> 
     Ok(row.0)
 }
 
+/// Instances currently failing.
+pub async fn failing_domains(db: &Db) -> Result<Vec<String>, StoreError> {
+    let rows: Vec<(String,)> = on_db!(db, pool => sqlx::query_as("select domain from remote_instances where fail_count > 0")
+        .fetch_all(pool).await)?;
+    Ok(rows.into_iter().map(|r| r.0).collect())
+}
+
 /// Current failure count of an instance (0 when healthy or unknown).
 pub async fn instance_fail_count(db: &Db, domain: &str) -> Result<i32, StoreError> {
     let row: Option<(i32,)> = on_db!(db, pool => sqlx::query_as("select fail_count from remote_instances where domain = $1")
