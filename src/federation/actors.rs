@@ -131,7 +131,7 @@ fn strip_contexts(items: Vec<Value>) -> Vec<Value> {
         .into_iter()
         .map(|mut v| {
             if let Some(m) = v.as_object_mut() {
-                m.remove("@context");
+                m.shift_remove("@context");
             }
             v
         })

@@ -7,7 +7,7 @@ use super::{AS_CONTEXT, PUBLIC, context};
 fn without_context(object: &Value) -> Value {
     let mut object = object.clone();
     if let Some(map) = object.as_object_mut() {
-        map.remove("@context");
+        map.shift_remove("@context");
     }
     object
 }

@@ -7,4 +7,5 @@ mod discovery;
 mod federation;
 mod helpers;
 mod inbox_security;
+mod snapshots;
 mod storage;

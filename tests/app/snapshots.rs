@@ -1,0 +1,147 @@
+//! Snapshots of every document peers see, so a change to what they receive is a visible diff.
+//! `UPDATE_SNAPSHOTS=1 cargo test --test app snapshots` rewrites them after a deliberate change.
+
+use serde_json::{Value, json};
+use understory::{
+    protocol::{Urls, activities, actor, note},
+    store::{orgs::Org, posts::Post},
+};
+
+const PEM: &str = "-----BEGIN PUBLIC KEY-----\nMIIB...\n-----END PUBLIC KEY-----\n";
+
+fn urls() -> Urls {
+    Urls::new(&url::Url::parse("https://orgs.example").unwrap(), "orgs.example")
+}
+
+fn org() -> Org {
+    Org {
+        id: 1,
+        handle: "openaid".into(),
+        name: "Open Aid Network".into(),
+        summary: "Digital-inclusion charity.".into(),
+        manually_approves_followers: false,
+        public_lists: false,
+        discoverable: true,
+        indexable: true,
+        listed_in: "public".into(),
+        public_key_pem: Some(PEM.into()),
+        private_key_pem: None,
+        created_at: 1_768_435_200_000,
+        updated_at: 1_768_435_200_000,
+        deleted_at: None,
+    }
+}
+
+fn post() -> Post {
+    Post {
+        id: 7,
+        org_id: 1,
+        source: "Report out #Accessibility".into(),
+        content_html: "<p>Report out <a href=\"https://orgs.example/tags/accessibility\" class=\"mention hashtag\" rel=\"tag\">#<span>Accessibility</span></a></p>".into(),
+        tags: "[\"accessibility\"]".into(),
+        lang: "en".into(),
+        published: 1_768_435_260_000,
+        updated: Some(1_768_435_320_000),
+        deleted_at: None,
+    }
+}
+
+fn assert_snapshot(name: &str, doc: &Value) {
+    let path = format!("tests/snapshots/{name}.json");
+    let text = serde_json::to_string_pretty(doc).unwrap() + "\n";
+    if std::env::var("UPDATE_SNAPSHOTS").is_ok() {
+        std::fs::write(&path, &text).unwrap();
+        return;
+    }
+    let expected = std::fs::read_to_string(&path).unwrap_or_default();
+    assert_eq!(
+        text, expected,
+        "{path} changed; rerun with UPDATE_SNAPSHOTS=1 if intended"
+    );
+}
+
+#[test]
+fn documents_match_their_snapshots() {
+    let urls = urls();
+    let actor_doc = actor::org_actor(&urls, &org(), PEM);
+    // The fields Mastodon's own example actor carries (reference/fediverse-interop.md 2.3).
+    for key in [
+        "id",
+        "type",
+        "preferredUsername",
+        "name",
+        "summary",
+        "url",
+        "published",
+        "inbox",
+        "outbox",
+        "followers",
+        "following",
+        "featured",
+        "featuredTags",
+        "endpoints",
+        "manuallyApprovesFollowers",
+        "discoverable",
+        "indexable",
+        "tag",
+        "attachment",
+        "publicKey",
+    ] {
+        assert!(actor_doc.get(key).is_some(), "actor lacks {key}");
+    }
+    assert_snapshot("actor", &actor_doc);
+    assert_snapshot("instance_actor", &actor::instance_actor(&urls, PEM, 1_768_435_200_000));
+    let note_doc = note::note(&urls, "openaid", &post(), note::NoteCounts { likes: 2, shares: 1 });
+    assert_snapshot("note", &note_doc);
+    let me = urls.org("openaid");
+    assert_snapshot(
+        "create",
+        &activities::wrap(
+            "Create",
+            &format!("{}/activity", urls.update("openaid", 7)),
+            &me,
+            &note_doc,
+            Some("2026-01-15T00:01:00Z"),
+        ),
+    );
+    assert_snapshot(
+        "update_note",
+        &activities::wrap(
+            "Update",
+            &format!("{}#updates/1", urls.update("openaid", 7)),
+            &me,
+            &note_doc,
+            None,
+        ),
+    );
+    assert_snapshot(
+        "update_actor",
+        &activities::wrap("Update", &format!("{me}#updates/1"), &me, &actor_doc, None),
+    );
+    assert_snapshot(
+        "delete",
+        &activities::delete(
+            &format!("{}#delete/1", urls.update("openaid", 7)),
+            &me,
+            &urls.update("openaid", 7),
+            &urls.org_part("openaid", "followers"),
+        ),
+    );
+    let follow = json!({"id": "https://masto.example/users/ann#follows/1", "type": "Follow", "actor": "https://masto.example/users/ann", "object": me});
+    assert_snapshot(
+        "accept",
+        &activities::answer_follow(true, &format!("{me}#accepts/1"), &me, &follow),
+    );
+    assert_snapshot(
+        "reject",
+        &activities::answer_follow(false, &format!("{me}#rejects/1"), &me, &follow),
+    );
+    assert_snapshot(
+        "follow",
+        &activities::follow(&format!("{me}#follows/1"), &me, "https://masto.example/users/ann"),
+    );
+    assert_snapshot(
+        "tombstone",
+        &note::tombstone(&urls.update("openaid", 7), "Note", 1_768_435_380_000),
+    );
+}
