@@ -21,9 +21,10 @@ use tower_http::{
 };
 
 use crate::{
+    api,
     clock::Clock,
     config::{Config, Mode},
-    delivery, federation,
+    delivery, federation, service,
     service::keys::{KeySource, KeyStore},
     state::AppState,
     store::{self, Db},
@@ -118,6 +119,12 @@ impl App {
                 "delivery",
                 tokio::spawn(delivery::worker::run(self.state.clone(), workers.child_token())),
             ));
+            if service::mail::enabled(&self.state) {
+                handles.push((
+                    "mail",
+                    tokio::spawn(service::mail::run(self.state.clone(), workers.child_token())),
+                ));
+            }
         }
         let router = router(self.state.clone());
         tracing::info!(addr = %self.listener.local_addr()?, public_url = %self.state.config.public_url, "listening");
@@ -165,6 +172,7 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .merge(federation::router())
         .merge(web::router())
+        .merge(api::router())
         .with_state(state)
         .layer(TimeoutLayer::with_status_code(
             StatusCode::REQUEST_TIMEOUT,

@@ -57,6 +57,8 @@ struct FileConfig {
     database_url: Option<String>,
     log_format: Option<LogFormat>,
     allow_private_networks: Option<bool>,
+    smtp_url: Option<String>,
+    smtp_from: Option<String>,
 }
 
 /// The instance's settings, resolved from defaults, the file and the environment.
@@ -72,6 +74,10 @@ pub struct Config {
     pub log_format: LogFormat,
     /// Allow private addresses with an https public URL (lab mode).
     pub allow_private_networks: bool,
+    /// `smtp://` or `smtps://` URL of the mail relay; without it no mail is sent.
+    pub smtp_url: Option<String>,
+    /// Sender address of mail.
+    pub smtp_from: String,
 }
 
 /// A setting that could not be used; the message names it.
@@ -127,14 +133,31 @@ impl Config {
             Some(v) => parse_bool("UNDERSTORY_ALLOW_PRIVATE_NETWORKS", &v)?,
             None => file.allow_private_networks.unwrap_or(false),
         };
+        let public_url = parse_public_url(&public_url)?;
+        let smtp_url = env("UNDERSTORY_SMTP_URL").or(file.smtp_url).filter(|u| !u.is_empty());
+        if let Some(url) = &smtp_url
+            && !(url.starts_with("smtp://") || url.starts_with("smtps://"))
+        {
+            return Err(ConfigError(
+                "UNDERSTORY_SMTP_URL: must start with smtp:// or smtps://".into(),
+            ));
+        }
+        let smtp_from = env("UNDERSTORY_SMTP_FROM").or(file.smtp_from).unwrap_or_else(|| {
+            format!(
+                "Understory <understory@{}>",
+                public_url.host_str().unwrap_or("localhost")
+            )
+        });
         Ok(Self {
-            public_url: parse_public_url(&public_url)?,
+            public_url,
             bind: bind
                 .parse()
                 .map_err(|e| ConfigError(format!("UNDERSTORY_BIND: {bind:?} is not an address: {e}")))?,
             database_url: check_database_url(database_url)?,
             log_format,
             allow_private_networks,
+            smtp_url,
+            smtp_from,
         })
     }
 
@@ -195,22 +218,29 @@ fn check_database_url(raw: String) -> Result<String, ConfigError> {
     }
 }
 
+/// A URL with its password replaced, for logs.
+fn redact_url(raw: &str) -> String {
+    match Url::parse(raw) {
+        Ok(mut url) if url.password().is_some() => {
+            let _ = url.set_password(Some("redacted"));
+            url.to_string()
+        }
+        _ => raw.to_owned(),
+    }
+}
+
 impl fmt::Debug for Config {
     /// Redacts the database password, which may sit in the URL.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let db = match Url::parse(&self.database_url) {
-            Ok(mut url) if url.password().is_some() => {
-                let _ = url.set_password(Some("redacted"));
-                url.to_string()
-            }
-            _ => self.database_url.clone(),
-        };
+        let db = redact_url(&self.database_url);
         f.debug_struct("Config")
             .field("public_url", &self.public_url.as_str())
             .field("bind", &self.bind)
             .field("database_url", &db)
             .field("log_format", &self.log_format)
             .field("allow_private_networks", &self.allow_private_networks)
+            .field("smtp_url", &self.smtp_url.as_deref().map(redact_url))
+            .field("smtp_from", &self.smtp_from)
             .finish()
     }
 }
@@ -257,8 +287,10 @@ mod tests {
 
     #[test]
     fn debug_redacts_the_database_password() {
-        let config = Config::for_url("https://a.example", "postgres://u:secret@db/x").unwrap();
-        assert!(!format!("{config:?}").contains("secret"));
+        let mut config = Config::for_url("https://a.example", "postgres://u:secret@db/x").unwrap();
+        config.smtp_url = Some("smtp://mail:hunter2@relay.example:587".into());
+        let shown = format!("{config:?}");
+        assert!(!shown.contains("secret") && !shown.contains("hunter2"), "{shown}");
     }
 
     #[test]

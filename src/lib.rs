@@ -3,15 +3,16 @@
 //! Layers, dependencies pointing down only (DESIGN.md section 3):
 //! ```text
 //! main / cli ─► app (one startup path for main and tests)
-//! web (HTML) · federation (ActivityPub endpoints)            adapters, thin
+//! web (HTML) · api (JSON, bearer tokens) · federation (ActivityPub endpoints)   adapters, thin
 //!        ▼
-//! service     use cases: orgs, posts, follows, inbox, remote actors, keys
+//! service     use cases: orgs, posts, follows, inbox, remote actors, keys, accounts, tokens, audit, mail
 //!        ▼
 //! protocol (documents) · delivery (outbox worker) · store (all SQL) · net (checked HTTP client)
 //!        ▼
 //! domain (pure rules) · httpsig (signatures) · clock · config
 //! ```
 
+pub mod api;
 pub mod app;
 pub mod cli;
 pub mod clock;

@@ -2,7 +2,11 @@
 
 use serde_json::{Value, json};
 
-use super::{Error, Result, orgs, remote, token};
+use super::{
+    Error, Result,
+    audit::{self, Who},
+    orgs, remote, token,
+};
 use crate::{
     delivery,
     protocol::activities,
@@ -12,7 +16,7 @@ use crate::{
 
 /// An organisation asks to follow a remote actor (by `user@domain` or URL); the actor answers
 /// with Accept or Reject later.
-pub async fn follow(state: &AppState, handle: &str, target: &str) -> Result<String> {
+pub async fn follow(state: &AppState, who: &Who, handle: &str, target: &str) -> Result<String> {
     let org = orgs::find_live(state, handle).await?;
     let actor = remote::resolve(state, target).await?;
     let me = state.urls.org(handle);
@@ -20,6 +24,15 @@ pub async fn follow(state: &AppState, handle: &str, target: &str) -> Result<Stri
     let activity = activities::follow(&follow_id, &me, &actor.ap_id);
     let mut tx = state.db.begin().await?;
     store::follows::upsert_following(&mut tx, org.id, actor.id, &follow_id, state.clock.now_ms()).await?;
+    audit::record(
+        &mut tx,
+        state,
+        who,
+        Some(org.id),
+        "follow.request",
+        json!({"target": actor.ap_id}),
+    )
+    .await?;
     delivery::to_inboxes(
         &mut tx,
         state,
@@ -40,7 +53,7 @@ pub async fn followers(state: &AppState, handle: &str, which: &str) -> Result<Ve
 }
 
 /// Approves (`accept`) or refuses a pending follower, sending Accept or Reject.
-pub async fn answer(state: &AppState, handle: &str, follower: &str, accept: bool) -> Result<()> {
+pub async fn answer(state: &AppState, who: &Who, handle: &str, follower: &str, accept: bool) -> Result<()> {
     let org = orgs::find_live(state, handle).await?;
     let pending = store::follows::followers(&state.db, org.id, store::follows::PENDING).await?;
     let row = pending
@@ -56,6 +69,16 @@ pub async fn answer(state: &AppState, handle: &str, follower: &str, accept: bool
         store::follows::remove_follower(&mut tx, org.id, row.actor_id).await?;
     }
     send_answer(&mut tx, state, org.id, &me, &follow, &row.inbox, accept).await?;
+    let action = if accept { "follower.approve" } else { "follower.reject" };
+    audit::record(
+        &mut tx,
+        state,
+        who,
+        Some(org.id),
+        action,
+        json!({"follower": row.ap_id}),
+    )
+    .await?;
     tx.commit().await?;
     delivery::notify(state);
     Ok(())

@@ -114,6 +114,13 @@ async fn on_follow(
             true,
         )
         .await?;
+    } else {
+        let subject = format!("{} asks to follow {}", signer.ap_id, org.name);
+        let body = format!(
+            "{} ({}) asks to follow {}. Approve with:\n\n  understory org approve {} {}\n",
+            signer.name, signer.ap_id, org.name, org.handle, signer.ap_id
+        );
+        super::mail::notify_staff(tx, state, org.id, &subject, &body).await?;
     }
     Ok(Outcome::Processed)
 }
@@ -204,6 +211,20 @@ async fn on_create(tx: &mut Tx, state: &AppState, object: &Value, signer: &Remot
         state.clock.now_ms(),
     )
     .await?;
+    if reason != "followed" {
+        let what = if reason == "reply" {
+            "replied to an update of"
+        } else {
+            "mentioned"
+        };
+        let subject = format!("{} {what} your organisation", signer.name);
+        let text = html::plain_name(&content);
+        let body = format!(
+            "{} ({}) {what} your organisation:\n\n{text}\n\n{id}\n",
+            signer.name, signer.ap_id
+        );
+        super::mail::notify_staff(tx, state, org_id, &subject, &body).await?;
+    }
     Ok(Outcome::Processed)
 }
 

@@ -1,12 +1,16 @@
 //! Use cases: what staff, operators and peers can make happen. Handlers and the CLI call these;
 //! these call `store`, `protocol` and `delivery`.
 
+pub mod accounts;
+pub mod audit;
 pub mod follows;
 pub mod inbox;
 pub mod keys;
+pub mod mail;
 pub mod orgs;
 pub mod posts;
 pub mod remote;
+pub mod tokens;
 
 use crate::{domain::DomainError, net::NetError, store::StoreError};
 

@@ -1,6 +1,12 @@
 //! Organisations: create, look up, edit the profile (which sends `Update` of the actor).
 
-use super::{Error, Result, keys, token};
+use serde_json::json;
+
+use super::{
+    Error, Result,
+    audit::{self, Who},
+    keys, token,
+};
 use crate::{
     delivery,
     domain::{Handle, plain_text},
@@ -31,7 +37,7 @@ pub struct NewOrgInput {
 }
 
 /// Creates an organisation. No key pair is made here (keys are made on first use).
-pub async fn create(state: &AppState, input: &NewOrgInput) -> Result<Org> {
+pub async fn create(state: &AppState, who: &Who, input: &NewOrgInput) -> Result<Org> {
     let handle = Handle::parse(&input.handle)?;
     let name = plain_text("name", &input.name, MAX_NAME_CHARS, true)?;
     let summary = plain_text("summary", &input.summary, MAX_SUMMARY_CHARS, false)?;
@@ -49,14 +55,25 @@ pub async fn create(state: &AppState, input: &NewOrgInput) -> Result<Org> {
         manually_approves_followers: input.approve_followers,
         now: state.clock.now_ms(),
     };
-    let id = match store::orgs::insert(&state.db, &new).await {
+    let mut tx = state.db.begin().await?;
+    let id = match store::orgs::insert(&mut tx, &new).await {
         Ok(id) => id,
         Err(e) if e.is_unique_violation() => return Err(Error::Conflict(format!("handle {handle} is taken"))),
         Err(e) => return Err(e.into()),
     };
+    let details = json!({"handle": handle.as_str(), "name": name, "summary": summary, "approve_followers": input.approve_followers});
+    audit::record(&mut tx, state, who, Some(id), "org.create", details).await?;
+    tx.commit().await?;
     store::orgs::find(&state.db, id)
         .await?
         .ok_or_else(|| Error::Internal("organisation vanished".into()))
+}
+
+/// An organisation by handle, deleted or not (audit and history).
+pub async fn find_any(state: &AppState, handle: &str) -> Result<Org> {
+    store::orgs::find_by_handle(&state.db, handle)
+        .await?
+        .ok_or_else(|| Error::NotFound(format!("organisation {handle}")))
 }
 
 /// A live organisation by handle: `NotFound` if unknown, `Gone` if deleted.
@@ -82,7 +99,7 @@ pub struct ProfileEdit {
 }
 
 /// Applies a profile edit and sends `Update` of the actor to followers, in one transaction.
-pub async fn edit(state: &AppState, handle: &str, edit: &ProfileEdit) -> Result<Org> {
+pub async fn edit(state: &AppState, who: &Who, handle: &str, edit: &ProfileEdit) -> Result<Org> {
     let org = find_live(state, handle).await?;
     let change = ProfileChange {
         name: match &edit.name {
@@ -103,6 +120,15 @@ pub async fn edit(state: &AppState, handle: &str, edit: &ProfileEdit) -> Result<
     let now = state.clock.now_ms().max(org.updated_at + 1);
     let mut tx = state.db.begin().await?;
     store::orgs::update_profile(&mut tx, org.id, &change, now).await?;
+    audit::record(
+        &mut tx,
+        state,
+        who,
+        Some(org.id),
+        "profile.edit",
+        profile_diff(&org, &change),
+    )
+    .await?;
     let updated = Org {
         name: change.name.clone(),
         summary: change.summary.clone(),
@@ -118,4 +144,22 @@ pub async fn edit(state: &AppState, handle: &str, edit: &ProfileEdit) -> Result<
     tx.commit().await?;
     delivery::notify(state);
     Ok(updated)
+}
+
+/// The fields an edit changed, before and after.
+fn profile_diff(org: &Org, change: &ProfileChange) -> serde_json::Value {
+    let before = json!({"name": org.name, "summary": org.summary, "approve_followers": org.manually_approves_followers,
+        "public_lists": org.public_lists, "discoverable": org.discoverable, "indexable": org.indexable, "listed_in": org.listed_in});
+    let after = json!({"name": change.name, "summary": change.summary, "approve_followers": change.manually_approves_followers,
+        "public_lists": change.public_lists, "discoverable": change.discoverable, "indexable": change.indexable, "listed_in": change.listed_in});
+    let (mut b, mut a) = (serde_json::Map::new(), serde_json::Map::new());
+    if let (Some(before), Some(after)) = (before.as_object(), after.as_object()) {
+        for (key, value) in after {
+            if before.get(key) != Some(value) {
+                b.insert(key.clone(), before.get(key).cloned().unwrap_or_default());
+                a.insert(key.clone(), value.clone());
+            }
+        }
+    }
+    json!({"before": b, "after": a})
 }

@@ -1,6 +1,12 @@
 //! Updates: publish, edit and delete, each delivered to followers from the outbox.
 
-use super::{Error, Result, orgs, token};
+use serde_json::json;
+
+use super::{
+    Error, Result,
+    audit::{self, Who},
+    orgs, token,
+};
 use crate::{
     clock::rfc3339,
     delivery,
@@ -14,7 +20,7 @@ use crate::{
 pub const DEFAULT_LANGUAGE: &str = "en";
 
 /// Publishes an update and writes its `Create` for every follower in the same transaction.
-pub async fn publish(state: &AppState, handle: &str, body: &str, lang: Option<&str>) -> Result<Post> {
+pub async fn publish(state: &AppState, who: &Who, handle: &str, body: &str, lang: Option<&str>) -> Result<Post> {
     let org = orgs::find_live(state, handle).await?;
     let source = plain_text("text", body, text::MAX_UPDATE_CHARS, true)?;
     let lang = language_tag(lang.unwrap_or(DEFAULT_LANGUAGE))?;
@@ -23,6 +29,15 @@ pub async fn publish(state: &AppState, handle: &str, body: &str, lang: Option<&s
     let now = state.clock.now_ms();
     let mut tx = state.db.begin().await?;
     let id = store::posts::insert(&mut tx, org.id, &source, &rendered.html, &tags, &lang, now).await?;
+    audit::record(
+        &mut tx,
+        state,
+        who,
+        Some(org.id),
+        "update.publish",
+        json!({"id": id, "text": source, "lang": lang}),
+    )
+    .await?;
     let post = Post {
         id,
         org_id: org.id,
@@ -50,7 +65,7 @@ pub async fn publish(state: &AppState, handle: &str, body: &str, lang: Option<&s
 }
 
 /// Rewrites an update's text and sends `Update` with a newer `updated`.
-pub async fn edit(state: &AppState, handle: &str, id: i64, body: &str) -> Result<Post> {
+pub async fn edit(state: &AppState, who: &Who, handle: &str, id: i64, body: &str) -> Result<Post> {
     let (org, post) = live_post(state, handle, id).await?;
     let source = plain_text("text", body, text::MAX_UPDATE_CHARS, true)?;
     let rendered = text::render(&source, &state.urls.tag_base());
@@ -60,6 +75,8 @@ pub async fn edit(state: &AppState, handle: &str, id: i64, body: &str) -> Result
     let now = state.clock.now_ms().max(floor);
     let mut tx = state.db.begin().await?;
     store::posts::update(&mut tx, id, &source, &rendered.html, &tags, now).await?;
+    let details = json!({"id": id, "before": {"text": post.source}, "after": {"text": source}});
+    audit::record(&mut tx, state, who, Some(org.id), "update.edit", details).await?;
     let post = Post {
         source,
         content_html: rendered.html,
@@ -79,11 +96,20 @@ pub async fn edit(state: &AppState, handle: &str, id: i64, body: &str) -> Result
 }
 
 /// Deletes an update: it then answers 410, and followers get `Delete` with a Tombstone.
-pub async fn delete(state: &AppState, handle: &str, id: i64) -> Result<()> {
-    let (org, _) = live_post(state, handle, id).await?;
+pub async fn delete(state: &AppState, who: &Who, handle: &str, id: i64) -> Result<()> {
+    let (org, post) = live_post(state, handle, id).await?;
     let now = state.clock.now_ms();
     let mut tx = state.db.begin().await?;
     store::posts::mark_deleted(&mut tx, id, now).await?;
+    audit::record(
+        &mut tx,
+        state,
+        who,
+        Some(org.id),
+        "update.delete",
+        json!({"id": id, "text": post.source}),
+    )
+    .await?;
     let object_id = state.urls.update(handle, id);
     let activity_id = state.urls.activity(&object_id, "delete", &token());
     let activity = activities::delete(

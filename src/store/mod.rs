@@ -4,12 +4,16 @@
 //! whichever backend is active, so each query is type-checked once per backend.
 
 pub mod actors;
+pub mod audit;
 pub mod follows;
 pub mod inbox;
+pub mod mail;
 pub mod orgs;
 pub mod outbox;
 pub mod posts;
 pub mod settings;
+pub mod tokens;
+pub mod users;
 
 use std::{str::FromStr, time::Duration};
 

@@ -66,12 +66,12 @@ pub struct NewOrg<'a> {
 }
 
 /// Inserts an organisation; a taken handle (deleted or not) is a unique violation.
-pub async fn insert(db: &Db, org: &NewOrg<'_>) -> Result<i64, StoreError> {
+pub async fn insert(tx: &mut Tx, org: &NewOrg<'_>) -> Result<i64, StoreError> {
     let sql = "insert into orgs (handle, name, summary, manually_approves_followers, public_lists, discoverable, \
         indexable, listed_in, created_at, updated_at) values ($1, $2, $3, $4, false, false, false, 'home', $5, $5) returning id";
-    let row: (i64,) = on_db!(db, pool => sqlx::query_as(sql)
+    let row: (i64,) = on_tx!(tx, conn => sqlx::query_as(sql)
         .bind(org.handle).bind(org.name).bind(org.summary).bind(org.manually_approves_followers).bind(org.now)
-        .fetch_one(pool).await)?;
+        .fetch_one(conn).await)?;
     Ok(row.0)
 }
 

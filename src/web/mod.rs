@@ -1,6 +1,7 @@
 //! HTML pages: server-rendered, no JavaScript needed.
 
 pub mod home;
+pub mod login;
 pub mod profile;
 
 use askama::Template;
@@ -19,6 +20,7 @@ pub fn router() -> Router<AppState> {
         .route("/", get(home::page))
         .route("/@{handle}", get(profile::by_handle))
         .route("/healthz", get(home::healthz))
+        .route("/login/link/{secret}", get(login::show).post(login::submit))
 }
 
 /// Renders a template as an HTML response with a strict Content-Security-Policy.

@@ -5,7 +5,9 @@ use chrono::Duration;
 use understory::{
     delivery::worker::backoff_ms,
     httpsig::{PublicKey, SignatureHeader, verify::RequestParts},
-    service, store,
+    service,
+    service::audit::Who,
+    store,
 };
 
 use crate::helpers::{Sink, TestApp, add_follower};
@@ -19,7 +21,7 @@ async fn followers_on_one_server_get_one_delivery_to_the_shared_inbox() {
         add_follower(&app, &org, &base, name, true).await;
     }
     add_follower(&app, &org, &base, "dan", false).await;
-    service::posts::publish(&app.state, "acme", "One post", None)
+    service::posts::publish(&app.state, &Who::Cli, "acme", "One post", None)
         .await
         .unwrap();
     assert_eq!(app.deliver_due().await, 2, "shared inbox once, plus dan's own inbox");
@@ -60,7 +62,7 @@ async fn an_inbox_answering_500_for_a_while_gets_everything_once_it_recovers() {
     add_follower(&app, &org, &base, "ann", true).await;
     *sink.script.lock().unwrap() = vec![500, 500, 503];
     for n in 0..3 {
-        service::posts::publish(&app.state, "acme", &format!("Post {n}"), None)
+        service::posts::publish(&app.state, &Who::Cli, "acme", &format!("Post {n}"), None)
             .await
             .unwrap();
     }
@@ -108,11 +110,11 @@ async fn a_failing_instance_does_not_hold_up_the_others() {
     add_follower(&app, &org, &down_base, "ann", true).await;
     add_follower(&app, &org, &up_base, "ben", true).await;
     *down.script.lock().unwrap() = vec![500; 10];
-    service::posts::publish(&app.state, "acme", "First", None)
+    service::posts::publish(&app.state, &Who::Cli, "acme", "First", None)
         .await
         .unwrap();
     app.deliver_due().await;
-    service::posts::publish(&app.state, "acme", "Second", None)
+    service::posts::publish(&app.state, &Who::Cli, "acme", "Second", None)
         .await
         .unwrap();
     app.deliver_due().await;
@@ -129,7 +131,7 @@ async fn a_permanent_refusal_is_not_retried() {
     let (sink, base) = Sink::start().await;
     add_follower(&app, &org, &base, "ann", true).await;
     *sink.script.lock().unwrap() = vec![410];
-    service::posts::publish(&app.state, "acme", "Gone?", None)
+    service::posts::publish(&app.state, &Who::Cli, "acme", "Gone?", None)
         .await
         .unwrap();
     assert_eq!(app.deliver_due().await, 1);
@@ -144,7 +146,7 @@ async fn a_429_waits_at_least_as_long_as_retry_after_says() {
     let (sink, base) = Sink::start().await;
     add_follower(&app, &org, &base, "ann", true).await;
     *sink.script.lock().unwrap() = vec![429];
-    service::posts::publish(&app.state, "acme", "Slow down", None)
+    service::posts::publish(&app.state, &Who::Cli, "acme", "Slow down", None)
         .await
         .unwrap();
     assert_eq!(app.deliver_due().await, 1);

@@ -3,6 +3,7 @@
 
 use understory::{
     clock::Clock,
+    service::audit::Who,
     service::{self, orgs::ProfileEdit},
     store,
 };
@@ -20,7 +21,7 @@ async fn pair() -> (TestApp, TestApp, Clock) {
 
 /// `bob` on B follows `acme` on A, and both sides settle.
 async fn bob_follows_acme(a: &TestApp, b: &TestApp) {
-    let target = service::follows::follow(&b.state, "bob", &a.acct("acme"))
+    let target = service::follows::follow(&b.state, &Who::Cli, "bob", &a.acct("acme"))
         .await
         .unwrap();
     assert_eq!(target, a.actor("acme"));
@@ -51,9 +52,15 @@ async fn follow_accept_post_edit_delete_reach_the_follower() {
         Some("accepted")
     );
 
-    let post = service::posts::publish(&a.state, "acme", "Housing advice clinic opens #Housing", Some("en"))
-        .await
-        .unwrap();
+    let post = service::posts::publish(
+        &a.state,
+        &Who::Cli,
+        "acme",
+        "Housing advice clinic opens #Housing",
+        Some("en"),
+    )
+    .await
+    .unwrap();
     assert_eq!(a.deliver_due().await, 1);
     let notes = notes_of(&b, "bob").await;
     assert_eq!(notes.len(), 1);
@@ -62,9 +69,15 @@ async fn follow_accept_post_edit_delete_reach_the_follower() {
     assert!(notes[0].content_html.contains("Housing advice clinic"));
 
     clock.advance(chrono::Duration::minutes(5));
-    service::posts::edit(&a.state, "acme", post.id, "Housing advice clinic opens Monday")
-        .await
-        .unwrap();
+    service::posts::edit(
+        &a.state,
+        &Who::Cli,
+        "acme",
+        post.id,
+        "Housing advice clinic opens Monday",
+    )
+    .await
+    .unwrap();
     assert_eq!(a.deliver_due().await, 1);
     let notes = notes_of(&b, "bob").await;
     assert!(notes[0].content_html.contains("Monday"));
@@ -72,7 +85,9 @@ async fn follow_accept_post_edit_delete_reach_the_follower() {
     let (_, note) = get_ap(&notes[0].ap_id).await;
     assert!(note["updated"].as_str().unwrap() > note["published"].as_str().unwrap());
 
-    service::posts::delete(&a.state, "acme", post.id).await.unwrap();
+    service::posts::delete(&a.state, &Who::Cli, "acme", post.id)
+        .await
+        .unwrap();
     assert_eq!(a.deliver_due().await, 1);
     assert!(notes_of(&b, "bob").await.is_empty());
     let (status, tombstone) = get_ap(&a.url(&format!("/orgs/acme/updates/{}", post.id))).await;
@@ -92,7 +107,7 @@ async fn a_profile_change_sends_update_of_the_actor() {
         name: Some("Acme Housing Aid".into()),
         ..Default::default()
     };
-    service::orgs::edit(&a.state, "acme", &edit).await.unwrap();
+    service::orgs::edit(&a.state, &Who::Cli, "acme", &edit).await.unwrap();
     assert_eq!(a.deliver_due().await, 1);
     let stored = store::actors::find_by_ap_id(&b.state.db, &a.actor("acme"))
         .await
@@ -104,7 +119,9 @@ async fn a_profile_change_sends_update_of_the_actor() {
         name: Some("<script>x</script>".into()),
         ..Default::default()
     };
-    let err = service::orgs::edit(&a.state, "acme", &bad).await.unwrap_err();
+    let err = service::orgs::edit(&a.state, &Who::Cli, "acme", &bad)
+        .await
+        .unwrap_err();
     assert!(err.to_string().contains("name"), "{err}");
     assert_eq!(a.pending().await, 0);
 }
@@ -120,7 +137,7 @@ async fn manual_approval_holds_the_follow_until_staff_accept() {
     let (_, actor) = get_ap(&a.actor("acme")).await;
     assert_eq!(actor["manuallyApprovesFollowers"], true);
 
-    service::follows::answer(&a.state, "acme", &b.actor("bob"), true)
+    service::follows::answer(&a.state, &Who::Cli, "acme", &b.actor("bob"), true)
         .await
         .unwrap();
     assert_eq!(a.deliver_due().await, 1);
@@ -132,7 +149,7 @@ async fn manual_approval_holds_the_follow_until_staff_accept() {
             .as_deref(),
         Some("accepted")
     );
-    let err = service::follows::answer(&a.state, "acme", "http://nobody.example/x", true)
+    let err = service::follows::answer(&a.state, &Who::Cli, "acme", "http://nobody.example/x", true)
         .await
         .unwrap_err();
     assert!(matches!(err, service::Error::NotFound(_)));
@@ -144,7 +161,7 @@ async fn a_rejected_follow_is_removed_on_both_sides() {
     a.create_org_with("acme", true).await;
     let bob = b.create_org("bob").await;
     bob_follows_acme(&a, &b).await;
-    service::follows::answer(&a.state, "acme", &b.actor("bob"), false)
+    service::follows::answer(&a.state, &Who::Cli, "acme", &b.actor("bob"), false)
         .await
         .unwrap();
     assert_eq!(a.deliver_due().await, 1);
@@ -161,7 +178,7 @@ async fn a_rejected_follow_is_removed_on_both_sides() {
 async fn posts_before_any_follower_go_nowhere_and_handles_stay_unique() {
     let a = TestApp::spawn().await;
     a.create_org("acme").await;
-    service::posts::publish(&a.state, "acme", "Nobody follows us yet", None)
+    service::posts::publish(&a.state, &Who::Cli, "acme", "Nobody follows us yet", None)
         .await
         .unwrap();
     assert_eq!(a.deliver_due().await, 0);
@@ -171,7 +188,7 @@ async fn posts_before_any_follower_go_nowhere_and_handles_stay_unique() {
         ..Default::default()
     };
     assert!(matches!(
-        service::orgs::create(&a.state, &input).await,
+        service::orgs::create(&a.state, &Who::Cli, &input).await,
         Err(service::Error::Conflict(_))
     ));
     let input = service::orgs::NewOrgInput {
@@ -180,19 +197,19 @@ async fn posts_before_any_follower_go_nowhere_and_handles_stay_unique() {
         ..Default::default()
     };
     assert!(matches!(
-        service::orgs::create(&a.state, &input).await,
+        service::orgs::create(&a.state, &Who::Cli, &input).await,
         Err(service::Error::Invalid(_))
     ));
-    let err = service::posts::publish(&a.state, "acme", "   ", None)
+    let err = service::posts::publish(&a.state, &Who::Cli, "acme", "   ", None)
         .await
         .unwrap_err();
     assert!(err.to_string().contains("text"));
-    let err = service::posts::publish(&a.state, "acme", "hi", Some("not a language"))
+    let err = service::posts::publish(&a.state, &Who::Cli, "acme", "hi", Some("not a language"))
         .await
         .unwrap_err();
     assert!(err.to_string().contains("language"));
     assert!(matches!(
-        service::posts::publish(&a.state, "ghost", "hi", None).await,
+        service::posts::publish(&a.state, &Who::Cli, "ghost", "hi", None).await,
         Err(service::Error::NotFound(_))
     ));
 }

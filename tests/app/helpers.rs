@@ -17,7 +17,7 @@ use understory::{
     config::Config,
     delivery,
     httpsig::{KeyPair, sign_post},
-    service::{self, keys::KeySource, orgs::NewOrgInput},
+    service::{self, audit::Who, keys::KeySource, orgs::NewOrgInput},
     state::AppState,
     store::{self, Db, orgs::Org},
 };
@@ -86,10 +86,20 @@ impl TestApp {
 
     /// An instance sharing `clock` (instances that talk to each other share one).
     pub async fn spawn_with(clock: Clock) -> Self {
+        Self::spawn_full(clock, None).await
+    }
+
+    /// An instance that sends mail through `smtp_url`.
+    pub async fn spawn_with_mail(clock: Clock, smtp_url: &str) -> Self {
+        Self::spawn_full(clock, Some(smtp_url.to_owned())).await
+    }
+
+    async fn spawn_full(clock: Clock, smtp_url: Option<String>) -> Self {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let port = listener.local_addr().unwrap().port();
         let (db, dir) = fresh_db().await;
-        let config = Config::for_url(&format!("http://localhost:{port}"), "sqlite::memory:").unwrap();
+        let mut config = Config::for_url(&format!("http://localhost:{port}"), "sqlite::memory:").unwrap();
+        config.smtp_url = smtp_url;
         let options = AppOptions {
             clock,
             keys: key_pool(),
@@ -130,7 +140,7 @@ impl TestApp {
             summary: "We know things.".into(),
             approve_followers: approve,
         };
-        service::orgs::create(&self.state, &input).await.unwrap()
+        service::orgs::create(&self.state, &Who::Cli, &input).await.unwrap()
     }
 
     /// One delivery pass.

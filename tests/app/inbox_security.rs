@@ -2,7 +2,7 @@
 //! replies and Undo from a real remote instance.
 
 use serde_json::{Value, json};
-use understory::{clock::Clock, httpsig::KeyPair, service, store};
+use understory::{clock::Clock, httpsig::KeyPair, service, service::audit::Who, store};
 
 use crate::helpers::{TestApp, get_ap, signed_post, test_clock};
 
@@ -194,7 +194,7 @@ async fn malformed_activities_get_a_4xx_with_a_reason() {
 #[tokio::test]
 async fn likes_boosts_replies_and_undo_are_recorded() {
     let s = Setup::new().await;
-    let post = service::posts::publish(&s.a.state, "acme", "Report out", None)
+    let post = service::posts::publish(&s.a.state, &Who::Cli, "acme", "Report out", None)
         .await
         .unwrap();
     let note = s.a.url(&format!("/orgs/acme/updates/{}", post.id));

@@ -2,10 +2,12 @@
 //! Run on SQLite by default; `scripts/test-postgres` runs it on PostgreSQL.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod accounts;
 mod delivery;
 mod discovery;
 mod federation;
 mod helpers;
 mod inbox_security;
+mod smtp;
 mod snapshots;
 mod storage;

@@ -1,6 +1,8 @@
 //! The command line: `serve` runs the instance; every other command opens the database itself
 //! (running pending migrations), also while `serve` runs.
 
+mod admin;
+
 use std::path::PathBuf;
 
 use anyhow::{Context, bail};
@@ -13,6 +15,7 @@ use crate::{
     config::Config,
     service::{
         self,
+        audit::Who,
         keys::{KeySource, KeyStore},
         orgs::{NewOrgInput, ProfileEdit},
     },
@@ -42,6 +45,21 @@ pub enum Command {
     Org(OrgCommand),
     /// Show the delivery queue: pending deliveries and failing instances.
     Deliveries,
+    /// Manage staff accounts and operators.
+    #[command(subcommand)]
+    Admin(admin::AdminCommand),
+    /// Manage API tokens.
+    #[command(subcommand)]
+    Token(admin::TokenCommand),
+    /// Show the audit log: who changed what and when.
+    Audit {
+        /// Only this organisation's entries.
+        #[arg(long, value_name = "HANDLE")]
+        org: Option<String>,
+        /// How many entries (newest first).
+        #[arg(long, default_value_t = 100)]
+        limit: i64,
+    },
     /// Write a consistent copy of the SQLite database to PATH while the instance runs.
     Backup {
         /// Where to write the copy (must not exist).
@@ -156,6 +174,9 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::Serve => serve(config).await,
         Command::Org(cmd) => org(&open(config).await?, cmd).await,
+        Command::Admin(cmd) => admin::admin(&open(config).await?, cmd).await,
+        Command::Token(cmd) => admin::token(&open(config).await?, cmd).await,
+        Command::Audit { org, limit } => admin::audit(&open(config).await?, org.as_deref(), limit).await,
         Command::Deliveries => {
             let state = open(config).await?;
             let s = store::outbox::status(&state.db).await?;
@@ -226,6 +247,7 @@ async fn wait_for_signal() {
 }
 
 async fn org(state: &AppState, cmd: OrgCommand) -> anyhow::Result<()> {
+    let who = &Who::Cli;
     match cmd {
         OrgCommand::Create(a) => {
             let input = NewOrgInput {
@@ -234,19 +256,19 @@ async fn org(state: &AppState, cmd: OrgCommand) -> anyhow::Result<()> {
                 summary: a.summary,
                 approve_followers: a.approve_followers,
             };
-            let org = service::orgs::create(state, &input).await?;
+            let org = service::orgs::create(state, who, &input).await?;
             println!("{}", state.urls.org(&org.handle));
         }
         OrgCommand::Post { handle, text, lang } => {
-            let post = service::posts::publish(state, &handle, &text, lang.as_deref()).await?;
+            let post = service::posts::publish(state, who, &handle, &text, lang.as_deref()).await?;
             println!("{}", state.urls.update(&handle, post.id));
         }
         OrgCommand::EditPost { handle, id, text } => {
-            service::posts::edit(state, &handle, id, &text).await?;
+            service::posts::edit(state, who, &handle, id, &text).await?;
             println!("{}", state.urls.update(&handle, id));
         }
         OrgCommand::DeletePost { handle, id } => {
-            service::posts::delete(state, &handle, id).await?;
+            service::posts::delete(state, who, &handle, id).await?;
             println!("deleted {}", state.urls.update(&handle, id));
         }
         OrgCommand::Edit(a) => {
@@ -256,7 +278,7 @@ async fn org(state: &AppState, cmd: OrgCommand) -> anyhow::Result<()> {
                 approve_followers: a.approve_followers,
                 public_lists: a.public_lists,
             };
-            let org = service::orgs::edit(state, &a.handle, &edit).await?;
+            let org = service::orgs::edit(state, who, &a.handle, &edit).await?;
             println!("{}", state.urls.org(&org.handle));
         }
         OrgCommand::List => {
@@ -265,7 +287,7 @@ async fn org(state: &AppState, cmd: OrgCommand) -> anyhow::Result<()> {
             }
         }
         OrgCommand::Follow { handle, target } => {
-            let actor = service::follows::follow(state, &handle, &target).await?;
+            let actor = service::follows::follow(state, who, &handle, &target).await?;
             println!("follow request sent to {actor}");
         }
         OrgCommand::Followers { handle, pending } => {
@@ -278,8 +300,8 @@ async fn org(state: &AppState, cmd: OrgCommand) -> anyhow::Result<()> {
                 println!("{}", f.ap_id);
             }
         }
-        OrgCommand::Approve { handle, actor } => service::follows::answer(state, &handle, &actor, true).await?,
-        OrgCommand::Reject { handle, actor } => service::follows::answer(state, &handle, &actor, false).await?,
+        OrgCommand::Approve { handle, actor } => service::follows::answer(state, who, &handle, &actor, true).await?,
+        OrgCommand::Reject { handle, actor } => service::follows::answer(state, who, &handle, &actor, false).await?,
     }
     Ok(())
 }

@@ -1,0 +1,140 @@
+//! Operator endpoints: users, organisations, the whole audit log, the delivery queue.
+
+use axum::{
+    Json,
+    extract::{Path, Query, State},
+    http::StatusCode,
+    response::Response,
+};
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use super::{ApiJson, created, orgs::audit_json, require_operator};
+use crate::{
+    error::AppError,
+    service::{
+        self,
+        accounts::{self, Role},
+        audit,
+        orgs::NewOrgInput,
+        tokens::Bearer,
+    },
+    state::AppState,
+    store,
+};
+
+/// `GET /admin/users`.
+pub async fn users(State(state): State<AppState>, bearer: Bearer) -> Result<Json<Value>, AppError> {
+    require_operator(&bearer)?;
+    let mut out = Vec::new();
+    for user in store::users::list(&state.db).await.map_err(service::Error::from)? {
+        let roles = store::users::memberships_of(&state.db, user.id)
+            .await
+            .map_err(service::Error::from)?;
+        out.push(json!({
+            "email": user.email, "operator": user.is_operator, "removed": user.removed_at.is_some(),
+            "active": user.password_hash.is_some(),
+            "roles": roles.into_iter().map(|m| json!({"org": m.handle, "role": m.role})).collect::<Vec<_>>(),
+        }));
+    }
+    Ok(Json(json!(out)))
+}
+
+/// A user to create.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NewUserBody {
+    email: String,
+    #[serde(default)]
+    operator: bool,
+    org: Option<String>,
+    role: Option<String>,
+}
+
+/// `POST /admin/users`: the same as `understory admin create-user`.
+pub async fn create_user(
+    State(state): State<AppState>,
+    bearer: Bearer,
+    ApiJson(body): ApiJson<NewUserBody>,
+) -> Result<Response, AppError> {
+    require_operator(&bearer)?;
+    let org = match (&body.org, &body.role) {
+        (Some(h), Some(r)) => Some((h.as_str(), Role::parse(r)?)),
+        (None, None) => None,
+        _ => return Err(AppError::BadRequest("org and role go together".into())),
+    };
+    let (user, link) = accounts::create_user(&state, &bearer.who(), &body.email, body.operator, org).await?;
+    let mut answer =
+        json!({"email": user.email, "operator": user.is_operator, "mailed": service::mail::enabled(&state)});
+    if !service::mail::enabled(&state) {
+        answer["sign_in_link"] = json!(link);
+    }
+    Ok(created(answer))
+}
+
+/// `DELETE /admin/users/{email}`.
+pub async fn remove_user(
+    State(state): State<AppState>,
+    bearer: Bearer,
+    Path(email): Path<String>,
+) -> Result<StatusCode, AppError> {
+    require_operator(&bearer)?;
+    accounts::remove_user(&state, &bearer.who(), &email).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// An organisation to create.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NewOrgBody {
+    handle: String,
+    name: String,
+    #[serde(default)]
+    summary: String,
+    #[serde(default)]
+    approve_followers: bool,
+}
+
+/// `POST /admin/orgs`.
+pub async fn create_org(
+    State(state): State<AppState>,
+    bearer: Bearer,
+    ApiJson(body): ApiJson<NewOrgBody>,
+) -> Result<Response, AppError> {
+    require_operator(&bearer)?;
+    let input = NewOrgInput {
+        handle: body.handle,
+        name: body.name,
+        summary: body.summary,
+        approve_followers: body.approve_followers,
+    };
+    let org = service::orgs::create(&state, &bearer.who(), &input).await?;
+    Ok(created(
+        json!({"handle": org.handle, "actor": state.urls.org(&org.handle)}),
+    ))
+}
+
+/// `?org=HANDLE`.
+#[derive(Deserialize)]
+pub struct AuditQuery {
+    org: Option<String>,
+}
+
+/// `GET /admin/audit`: every entry, or one organisation's.
+pub async fn audit(
+    State(state): State<AppState>,
+    bearer: Bearer,
+    Query(q): Query<AuditQuery>,
+) -> Result<Json<Value>, AppError> {
+    require_operator(&bearer)?;
+    Ok(Json(audit_json(audit::list(&state, q.org.as_deref(), 500).await?)))
+}
+
+/// `GET /admin/deliveries`: queue status.
+pub async fn deliveries(State(state): State<AppState>, bearer: Bearer) -> Result<Json<Value>, AppError> {
+    require_operator(&bearer)?;
+    let s = store::outbox::status(&state.db).await.map_err(service::Error::from)?;
+    Ok(Json(
+        json!({"pending": s.pending, "failing_instances": s.failing_instances, "dead_instances": s.dead_instances}),
+    ))
+}
