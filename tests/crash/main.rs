@@ -279,15 +279,56 @@ fn an_operator_bootstraps_accounts_from_the_cli() {
     };
     instance.run(&["org", "create", "acme", "--name", "Acme"]);
     let link = instance.run(&["admin", "create-user", "op@example.org", "--operator"]);
-    assert!(link.trim().starts_with(&format!("http://localhost:{}/login/link/", instance.port)));
-    instance.run(&["admin", "create-user", "own@example.org", "--org", "acme", "--role", "owner"]);
+    assert!(
+        link.trim()
+            .starts_with(&format!("http://localhost:{}/login/link/", instance.port))
+    );
+    instance.run(&[
+        "admin",
+        "create-user",
+        "own@example.org",
+        "--org",
+        "acme",
+        "--role",
+        "owner",
+    ]);
     fails(&["admin", "create-user", "own@example.org"], "exists");
     fails(&["admin", "create-user", "not-an-email"], "email");
     fails(&["admin", "create-user", "x@example.org", "--org", "acme"], "--role");
-    fails(&["admin", "create-user", "x@example.org", "--org", "acme", "--role", "boss"], "owner or editor");
-    fails(&["admin", "create-user", "x@example.org", "--org", "ghost", "--role", "editor"], "not found");
+    fails(
+        &[
+            "admin",
+            "create-user",
+            "x@example.org",
+            "--org",
+            "acme",
+            "--role",
+            "boss",
+        ],
+        "owner or editor",
+    );
+    fails(
+        &[
+            "admin",
+            "create-user",
+            "x@example.org",
+            "--org",
+            "ghost",
+            "--role",
+            "editor",
+        ],
+        "not found",
+    );
 
-    let token = instance.run(&["token", "create", "own@example.org", "--org", "acme", "--name", "laptop"]);
+    let token = instance.run(&[
+        "token",
+        "create",
+        "own@example.org",
+        "--org",
+        "acme",
+        "--name",
+        "laptop",
+    ]);
     assert!(token.trim().starts_with("ust_"));
     instance.run(&["token", "create", "op@example.org", "--operator"]);
     fails(&["token", "create", "own@example.org", "--operator"], "not an operator");
@@ -301,15 +342,25 @@ fn an_operator_bootstraps_accounts_from_the_cli() {
     let users = instance.run(&["admin", "list-users"]);
     assert!(users.contains("op@example.org\tinvited\toperator"), "{users}");
     assert!(users.contains("own@example.org\tinvited\t-\tacme:owner"), "{users}");
-    assert!(instance.run(&["admin", "reset-password", "op@example.org"]).contains("/login/link/"));
+    assert!(
+        instance
+            .run(&["admin", "reset-password", "op@example.org"])
+            .contains("/login/link/")
+    );
     fails(&["admin", "remove-user", "own@example.org"], "last owner");
     instance.run(&["admin", "remove-user", "op@example.org"]);
     fails(&["admin", "reset-password", "op@example.org"], "deleted");
 
     let audit = instance.run(&["audit", "--org", "acme"]);
     for action in ["org.create", "member.add", "token.create", "token.revoke"] {
-        assert!(audit.contains(&format!("\tcli\tacme\t{action}\t")), "{action} missing from:\n{audit}");
+        assert!(
+            audit.contains(&format!("\tcli\tacme\t{action}\t")),
+            "{action} missing from:\n{audit}"
+        );
     }
     let all = instance.run(&["audit"]);
-    assert!(all.contains("user.remove") && all.contains("user.reset_password"), "{all}");
+    assert!(
+        all.contains("user.remove") && all.contains("user.reset_password"),
+        "{all}"
+    );
 }
