@@ -3,6 +3,8 @@
 pub mod handle;
 pub mod html;
 pub mod text;
+pub mod vocab;
+pub mod profile;
 
 pub use handle::Handle;
 
