@@ -59,6 +59,7 @@ struct FileConfig {
     allow_private_networks: Option<bool>,
     smtp_url: Option<String>,
     smtp_from: Option<String>,
+    vocab_dir: Option<String>,
 }
 
 /// The instance's settings, resolved from defaults, the file and the environment.
@@ -78,6 +79,8 @@ pub struct Config {
     pub smtp_url: Option<String>,
     /// Sender address of mail.
     pub smtp_from: String,
+    /// Directory of vocabulary CSV files that add or rename terms.
+    pub vocab_dir: Option<std::path::PathBuf>,
 }
 
 /// A setting that could not be used; the message names it.
@@ -158,6 +161,10 @@ impl Config {
             allow_private_networks,
             smtp_url,
             smtp_from,
+            vocab_dir: env("UNDERSTORY_VOCAB_DIR")
+                .or(file.vocab_dir)
+                .filter(|d| !d.is_empty())
+                .map(Into::into),
         })
     }
 
@@ -241,6 +248,7 @@ impl fmt::Debug for Config {
             .field("allow_private_networks", &self.allow_private_networks)
             .field("smtp_url", &self.smtp_url.as_deref().map(redact_url))
             .field("smtp_from", &self.smtp_from)
+            .field("vocab_dir", &self.vocab_dir)
             .finish()
     }
 }

@@ -5,7 +5,10 @@ use std::sync::Arc;
 
 use tokio::sync::Notify;
 
-use crate::{clock::Clock, config::Config, net::HttpClient, protocol::Urls, service::keys::KeyStore, store::Db};
+use crate::{
+    clock::Clock, config::Config, domain::vocab::Vocab, net::HttpClient, protocol::Urls,
+    service::directory::DirectoryIndex, service::keys::KeyStore, store::Db,
+};
 
 /// Cheap to clone; shared by the HTTP server, the workers and the CLI.
 #[derive(Clone)]
@@ -24,14 +27,20 @@ pub struct AppState {
     pub keys: Arc<KeyStore>,
     /// Wakes the delivery worker when this process writes to the outbox.
     pub delivery_notify: Arc<Notify>,
+    /// Vocabularies (starter lists plus the operator's files).
+    pub vocab: Arc<Vocab>,
+    /// The in-memory directory facet index.
+    pub directory: Arc<DirectoryIndex>,
 }
 
 impl AppState {
     /// Assembles the state from its parts.
-    pub fn new(db: Db, config: Config, clock: Clock, keys: KeyStore) -> Result<Self, reqwest::Error> {
+    pub fn new(db: Db, config: Config, clock: Clock, keys: KeyStore) -> anyhow::Result<Self> {
         let urls = Urls::new(&config.public_url, &config.authority());
         let user_agent = format!("Understory/{} (+{})", env!("CARGO_PKG_VERSION"), urls.base());
         let http = HttpClient::new(config.mode(), &user_agent)?;
+        let vocab =
+            Vocab::load(config.vocab_dir.as_deref()).map_err(|e| anyhow::anyhow!("UNDERSTORY_VOCAB_DIR: {e}"))?;
         Ok(Self {
             db,
             config: Arc::new(config),
@@ -40,6 +49,8 @@ impl AppState {
             http,
             keys: Arc::new(keys),
             delivery_notify: Arc::new(Notify::new()),
+            vocab: Arc::new(vocab),
+            directory: Arc::new(DirectoryIndex::default()),
         })
     }
 }

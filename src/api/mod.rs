@@ -2,6 +2,7 @@
 //! (`understory token create`). Mastodon-compatible paths keep Mastodon's meaning elsewhere.
 
 pub mod admin;
+pub mod directory;
 pub mod orgs;
 
 use axum::{
@@ -29,8 +30,10 @@ use crate::{
 pub fn router() -> Router<AppState> {
     let v1 = Router::new()
         .route("/me", get(orgs::me))
+        .route("/directory", get(directory::search))
         .route("/tokens/{id}", delete(orgs::revoke_own_token))
         .route("/orgs/{handle}", get(orgs::show).patch(orgs::edit))
+        .route("/orgs/{handle}/profile", get(orgs::profile).put(orgs::replace_profile))
         .route("/orgs/{handle}/updates", post(orgs::publish))
         .route(
             "/orgs/{handle}/updates/{id}",

@@ -90,6 +90,9 @@ pub struct EditBody {
     summary: Option<String>,
     approve_followers: Option<bool>,
     public_lists: Option<bool>,
+    listed_in: Option<String>,
+    discoverable: Option<bool>,
+    indexable: Option<bool>,
 }
 
 /// `PATCH /orgs/{handle}`: change profile settings; followers receive the new profile.
@@ -105,9 +108,36 @@ pub async fn edit(
         summary: body.summary,
         approve_followers: body.approve_followers,
         public_lists: body.public_lists,
+        listed_in: body.listed_in,
+        discoverable: body.discoverable,
+        indexable: body.indexable,
+        profile: None,
     };
     let org = service::orgs::edit(&state, &bearer.who(), &handle, &edit).await?;
     Ok(Json(org_json(&state, &org)))
+}
+
+/// `GET /orgs/{handle}/profile`: the whole profile document.
+pub async fn profile(
+    State(state): State<AppState>,
+    bearer: Bearer,
+    Path(handle): Path<String>,
+) -> Result<Json<Value>, AppError> {
+    let org = authorised(&state, &bearer, &handle, Role::Editor).await?;
+    Ok(Json(service::profiles::document(&org)))
+}
+
+/// `PUT /orgs/{handle}/profile`: replaces the profile; bad fields are named, nothing is saved
+/// half-way; followers receive the new profile.
+pub async fn replace_profile(
+    State(state): State<AppState>,
+    bearer: Bearer,
+    Path(handle): Path<String>,
+    ApiJson(body): ApiJson<Value>,
+) -> Result<Json<Value>, AppError> {
+    authorised(&state, &bearer, &handle, Role::Editor).await?;
+    let org = service::profiles::replace(&state, &bearer.who(), &handle, body).await?;
+    Ok(Json(service::profiles::document(&org)))
 }
 
 /// A new or edited update.

@@ -2,6 +2,7 @@
 //! (running pending migrations), also while `serve` runs.
 
 mod admin;
+mod open_data;
 
 use std::path::PathBuf;
 
@@ -100,6 +101,28 @@ pub enum OrgCommand {
     },
     /// Change profile settings (followers receive the new profile).
     Edit(EditArgs),
+    /// Replace an organisation's whole profile from a TOML or JSON file.
+    ImportProfile {
+        /// The organisation's handle.
+        handle: String,
+        /// The profile file (`.toml` or `.json`).
+        file: PathBuf,
+    },
+    /// Create many organisations from a CSV file (columns: handle,name,summary,kind,themes,
+    /// places,ways_of_working,offers,languages,website,identifiers,discoverable).
+    Import {
+        /// The CSV file.
+        file: PathBuf,
+        /// Import the good rows even if some are bad (the bad ones are reported).
+        #[arg(long)]
+        skip_invalid: bool,
+    },
+    /// Write every organisation (listed or not) to standard output.
+    Export {
+        /// csv, jsonld or hsds.
+        #[arg(long, default_value = "csv")]
+        format: String,
+    },
     /// List organisations.
     List,
     /// Follow a remote account (user@domain or actor URL) as this organisation.
@@ -166,6 +189,15 @@ pub struct EditArgs {
     /// Publish the followers list, not just the count (true or false).
     #[arg(long, value_name = "BOOL")]
     pub public_lists: Option<bool>,
+    /// Where the organisation is listed: none, home, network or public.
+    #[arg(long, value_name = "REACH")]
+    pub listed_in: Option<String>,
+    /// true means listed in public (every directory, Mastodon's too); false means none.
+    #[arg(long, value_name = "BOOL", conflicts_with = "listed_in")]
+    pub discoverable: Option<bool>,
+    /// Consent to full-text search of updates (true or false).
+    #[arg(long, value_name = "BOOL")]
+    pub indexable: Option<bool>,
 }
 
 /// Runs a parsed command line.
@@ -204,12 +236,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
 
 async fn open(config: Config) -> anyhow::Result<AppState> {
     let db = app::open_database(&config).await?;
-    Ok(AppState::new(
-        db,
-        config,
-        Clock::System,
-        KeyStore::new(KeySource::Generate),
-    )?)
+    AppState::new(db, config, Clock::System, KeyStore::new(KeySource::Generate))
 }
 
 async fn serve(config: Config) -> anyhow::Result<()> {
@@ -277,10 +304,21 @@ async fn org(state: &AppState, cmd: OrgCommand) -> anyhow::Result<()> {
                 summary: a.summary,
                 approve_followers: a.approve_followers,
                 public_lists: a.public_lists,
+                listed_in: a.listed_in,
+                discoverable: a.discoverable,
+                indexable: a.indexable,
+                profile: None,
             };
             let org = service::orgs::edit(state, who, &a.handle, &edit).await?;
             println!("{}", state.urls.org(&org.handle));
         }
+        OrgCommand::ImportProfile { handle, file } => {
+            let doc = service::profiles::read_file(&file)?;
+            let org = service::profiles::replace(state, who, &handle, doc).await?;
+            println!("{}", state.urls.org(&org.handle));
+        }
+        OrgCommand::Import { file, skip_invalid } => open_data::import(state, &file, skip_invalid).await?,
+        OrgCommand::Export { format } => open_data::export(state, &format).await?,
         OrgCommand::List => {
             for org in store::orgs::list(&state.db).await? {
                 println!("{}\t{}\t{}", org.handle, org.name, state.urls.org(&org.handle));

@@ -67,6 +67,24 @@ pub fn plain_name(raw: &str) -> String {
         .collect()
 }
 
+/// Plain text of remote HTML (a summary), whitespace collapsed, at most 2,000 characters.
+pub fn plain_name_long(raw: &str) -> String {
+    let spaced = raw.replace("</p>", "</p> ").replace("<br>", " ");
+    let text = ammonia::Builder::empty().clean(&spaced).to_string();
+    let text = text
+        .replace("&amp;", "&")
+        .replace("&lt;", "<")
+        .replace("&gt;", ">")
+        .replace("&quot;", "\"");
+    text.split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ")
+        .chars()
+        .filter(|c| !c.is_control())
+        .take(2_000)
+        .collect()
+}
+
 fn truncate_bytes(mut s: String, max: usize) -> String {
     if s.len() > max {
         let mut cut = max;

@@ -2,9 +2,10 @@
 
 pub mod handle;
 pub mod html;
+pub mod index;
+pub mod profile;
 pub mod text;
 pub mod vocab;
-pub mod profile;
 
 pub use handle::Handle;
 

@@ -16,7 +16,13 @@ pub const OFFER_TERMS: [&str; 3] = ["paid", "expenses", "pro-bono"];
 /// Offer capacity.
 pub const OFFER_CAPACITY: [&str; 3] = ["open", "limited", "closed"];
 /// Policy kinds.
-pub const POLICY_KINDS: [&str; 5] = ["safeguarding", "research-ethics", "privacy", "publishing-principles", "ethics"];
+pub const POLICY_KINDS: [&str; 5] = [
+    "safeguarding",
+    "research-ethics",
+    "privacy",
+    "publishing-principles",
+    "ethics",
+];
 /// Reach: where an organisation is listed (DESIGN.md section 7).
 pub const LISTED_IN: [&str; 4] = ["none", "home", "network", "public"];
 
@@ -214,12 +220,16 @@ pub fn is_org_id(id: &str) -> bool {
         && list.chars().all(|c| c.is_ascii_uppercase() || c.is_ascii_digit())
         && !rest.is_empty()
         && rest.len() <= 60
-        && rest.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '.' | '/' | '_'))
+        && rest
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '.' | '/' | '_'))
 }
 
 fn check_url(field: &str, raw: &str, errors: &mut Vec<String>) -> Option<String> {
     match url::Url::parse(raw.trim()) {
-        Ok(u) if matches!(u.scheme(), "https" | "http") && u.host_str().is_some() && u.username().is_empty() => Some(u.to_string()),
+        Ok(u) if matches!(u.scheme(), "https" | "http") && u.host_str().is_some() && u.username().is_empty() => {
+            Some(u.to_string())
+        }
         _ => {
             errors.push(format!("{field}: {raw:?} is not an http(s) URL"));
             None
@@ -230,7 +240,9 @@ fn check_url(field: &str, raw: &str, errors: &mut Vec<String>) -> Option<String>
 fn check_email(field: &str, raw: &str, errors: &mut Vec<String>) -> Option<String> {
     let e = raw.trim().to_lowercase();
     let ok = e.split_once('@').is_some_and(|(l, d)| !l.is_empty() && d.contains('.'))
-        && !e.chars().any(|c| c.is_whitespace() || matches!(c, '<' | '>' | ',' | ';'))
+        && !e
+            .chars()
+            .any(|c| c.is_whitespace() || matches!(c, '<' | '>' | ',' | ';'))
         && e.len() <= 254;
     if ok {
         Some(e)
@@ -240,7 +252,12 @@ fn check_email(field: &str, raw: &str, errors: &mut Vec<String>) -> Option<Strin
     }
 }
 
-fn codes(field: &str, items: &[String], known: impl Fn(&str) -> Option<String>, errors: &mut Vec<String>) -> Vec<String> {
+fn codes(
+    field: &str,
+    items: &[String],
+    known: impl Fn(&str) -> Option<String>,
+    errors: &mut Vec<String>,
+) -> Vec<String> {
     if items.len() > MAX_ITEMS {
         errors.push(format!("{field}: at most {MAX_ITEMS} values, got {}", items.len()));
     }
@@ -262,25 +279,61 @@ impl ProfileInput {
         let mut errors = Vec::new();
         let e = &mut errors;
         let kinds = codes("kinds", &self.kinds, |c| vocab.kinds.get(c).map(|t| t.code.clone()), e);
-        let themes = codes("themes", &self.themes, |c| {
-            let c = c.trim_start_matches('#');
-            vocab.themes.get(c).map(|t| t.code.clone()).or_else(|| is_hashtag(c).then(|| c.to_owned()))
-        }, e);
-        let communities = codes("communities", &self.communities, |c| vocab.communities.get(c).map(|t| t.code.clone()), e);
-        let ways_of_working = codes("ways_of_working", &self.ways_of_working, |c| vocab.ways.get(c).map(|t| t.code.clone()), e);
+        let themes = codes(
+            "themes",
+            &self.themes,
+            |c| {
+                let c = c.trim_start_matches('#');
+                vocab
+                    .themes
+                    .get(c)
+                    .map(|t| t.code.clone())
+                    .or_else(|| is_hashtag(c).then(|| c.to_owned()))
+            },
+            e,
+        );
+        let communities = codes(
+            "communities",
+            &self.communities,
+            |c| vocab.communities.get(c).map(|t| t.code.clone()),
+            e,
+        );
+        let ways_of_working = codes(
+            "ways_of_working",
+            &self.ways_of_working,
+            |c| vocab.ways.get(c).map(|t| t.code.clone()),
+            e,
+        );
         let places = self.places(vocab, e);
         let offers = self.offers(vocab, e);
         let languages = codes("languages", &self.languages, |c| language_tag(c).ok(), e);
-        let identifiers = codes("identifiers", &self.identifiers, |c| is_org_id(c).then(|| c.to_owned()), e);
-        let website = self.website.as_deref().filter(|w| !w.trim().is_empty()).and_then(|w| check_url("website", w, e));
+        let identifiers = codes(
+            "identifiers",
+            &self.identifiers,
+            |c| is_org_id(c).then(|| c.to_owned()),
+            e,
+        );
+        let website = self
+            .website
+            .as_deref()
+            .filter(|w| !w.trim().is_empty())
+            .and_then(|w| check_url("website", w, e));
         if self.contacts.len() > MAX_ITEMS {
             e.push(format!("contacts: at most {MAX_ITEMS}"));
         }
         let mut contacts = Vec::new();
         for (i, c) in self.contacts.iter().enumerate() {
-            let role = plain_text("role", &c.role, 40, true).map_err(|err| e.push(format!("contacts[{i}].{err}"))).ok();
-            let email = c.email.as_deref().and_then(|m| check_email(&format!("contacts[{i}].email"), m, e));
-            let url = c.url.as_deref().and_then(|u| check_url(&format!("contacts[{i}].url"), u, e));
+            let role = plain_text("role", &c.role, 40, true)
+                .map_err(|err| e.push(format!("contacts[{i}].{err}")))
+                .ok();
+            let email = c
+                .email
+                .as_deref()
+                .and_then(|m| check_email(&format!("contacts[{i}].email"), m, e));
+            let url = c
+                .url
+                .as_deref()
+                .and_then(|u| check_url(&format!("contacts[{i}].url"), u, e));
             if email.is_none() && url.is_none() && c.email.is_none() && c.url.is_none() {
                 e.push(format!("contacts[{i}]: give an email or a url"));
             }
@@ -288,16 +341,16 @@ impl ProfileInput {
                 contacts.push(Contact { role, email, url });
             }
         }
-        if let Some(year) = self.founding_year {
-            if !(1000..=2100).contains(&year) {
-                e.push(format!("founding_year: {year} is not a year"));
-            }
+        if let Some(year) = self.founding_year
+            && !(1000..=2100).contains(&year)
+        {
+            e.push(format!("founding_year: {year} is not a year"));
         }
         for (field, band) in [("employees", &self.employees), ("volunteers", &self.volunteers)] {
-            if let Some(b) = band {
-                if !SIZE_BANDS.contains(&b.as_str()) {
-                    e.push(format!("{field}: {b:?} must be one of {}", SIZE_BANDS.join(", ")));
-                }
+            if let Some(b) = band
+                && !SIZE_BANDS.contains(&b.as_str())
+            {
+                e.push(format!("{field}: {b:?} must be one of {}", SIZE_BANDS.join(", ")));
             }
         }
         let networks = self.networks(e);
@@ -308,9 +361,23 @@ impl ProfileInput {
             return Err(ProfileErrors(errors));
         }
         Ok(Profile {
-            kinds, themes, communities, places, ways_of_working, offers, languages, identifiers, website, contacts,
-            founding_year: self.founding_year, employees: self.employees.clone(), volunteers: self.volunteers.clone(),
-            networks, policies, name_map, summary_map,
+            kinds,
+            themes,
+            communities,
+            places,
+            ways_of_working,
+            offers,
+            languages,
+            identifiers,
+            website,
+            contacts,
+            founding_year: self.founding_year,
+            employees: self.employees.clone(),
+            volunteers: self.volunteers.clone(),
+            networks,
+            policies,
+            name_map,
+            summary_map,
         })
     }
 
@@ -322,7 +389,10 @@ impl ProfileInput {
         for (i, p) in self.places.iter().enumerate() {
             let place = match p {
                 PlaceInput::Text(t) => parse_place(t, vocab),
-                PlaceInput::Full(Place { code: Some(code), .. }) => vocab.places.get(code).map(|t| Place { code: Some(t.code.clone()), name: t.label.clone() }),
+                PlaceInput::Full(Place { code: Some(code), .. }) => vocab.places.get(code).map(|t| Place {
+                    code: Some(t.code.clone()),
+                    name: t.label.clone(),
+                }),
                 PlaceInput::Full(Place { code: None, name }) => parse_place(name, vocab),
             };
             match place {
@@ -338,7 +408,12 @@ impl ProfileInput {
         let mut out: Vec<Offer> = Vec::new();
         for (i, o) in self.offers.iter().enumerate() {
             let offer = match o {
-                OfferInput::Code(c) => Offer { code: c.clone(), terms: None, capacity: None, url: None },
+                OfferInput::Code(c) => Offer {
+                    code: c.clone(),
+                    terms: None,
+                    capacity: None,
+                    url: None,
+                },
                 OfferInput::Full(o) => o.clone(),
             };
             let Some(term) = vocab.offers.get(offer.code.trim()) else {
@@ -349,11 +424,21 @@ impl ProfileInput {
                 e.push(format!("offers[{i}].terms: must be one of {}", OFFER_TERMS.join(", ")));
             }
             if offer.capacity.as_deref().is_some_and(|c| !OFFER_CAPACITY.contains(&c)) {
-                e.push(format!("offers[{i}].capacity: must be one of {}", OFFER_CAPACITY.join(", ")));
+                e.push(format!(
+                    "offers[{i}].capacity: must be one of {}",
+                    OFFER_CAPACITY.join(", ")
+                ));
             }
-            let url = offer.url.as_deref().and_then(|u| check_url(&format!("offers[{i}].url"), u, e));
+            let url = offer
+                .url
+                .as_deref()
+                .and_then(|u| check_url(&format!("offers[{i}].url"), u, e));
             if !out.iter().any(|x| x.code == term.code) {
-                out.push(Offer { code: term.code.clone(), url, ..offer });
+                out.push(Offer {
+                    code: term.code.clone(),
+                    url,
+                    ..offer
+                });
             }
         }
         if out.len() > MAX_ITEMS {
@@ -367,7 +452,10 @@ impl ProfileInput {
         for (i, n) in self.networks.iter().take(MAX_ITEMS).enumerate() {
             match plain_text("name", &n.name, 200, true) {
                 Ok(name) => {
-                    let url = n.url.as_deref().and_then(|u| check_url(&format!("networks[{i}].url"), u, e));
+                    let url = n
+                        .url
+                        .as_deref()
+                        .and_then(|u| check_url(&format!("networks[{i}].url"), u, e));
                     out.push(Link { name, url });
                 }
                 Err(err) => e.push(format!("networks[{i}].{err}")),
@@ -380,17 +468,28 @@ impl ProfileInput {
         let mut out = Vec::new();
         for (i, p) in self.policies.iter().take(MAX_ITEMS).enumerate() {
             if !POLICY_KINDS.contains(&p.kind.as_str()) {
-                e.push(format!("policies[{i}].kind: must be one of {}", POLICY_KINDS.join(", ")));
+                e.push(format!(
+                    "policies[{i}].kind: must be one of {}",
+                    POLICY_KINDS.join(", ")
+                ));
                 continue;
             }
             if let Some(url) = check_url(&format!("policies[{i}].url"), &p.url, e) {
-                out.push(Policy { kind: p.kind.clone(), url });
+                out.push(Policy {
+                    kind: p.kind.clone(),
+                    url,
+                });
             }
         }
         out
     }
 
-    fn language_map(field: &str, map: &BTreeMap<String, String>, max: usize, e: &mut Vec<String>) -> BTreeMap<String, String> {
+    fn language_map(
+        field: &str,
+        map: &BTreeMap<String, String>,
+        max: usize,
+        e: &mut Vec<String>,
+    ) -> BTreeMap<String, String> {
         let mut out = BTreeMap::new();
         for (lang, text) in map {
             match (language_tag(lang), plain_text("text", text, max, true)) {
@@ -411,12 +510,15 @@ pub fn parse_place(raw: &str, vocab: &Vocab) -> Option<Place> {
     let looks_like_code = raw.len() <= 6
         && raw.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
         && raw.chars().take(2).all(|c| c.is_ascii_alphabetic());
-    if looks_like_code {
-        if let Some(term) = vocab.places.get(raw) {
-            return Some(Place { code: Some(term.code.clone()), name: term.label.clone() });
-        }
+    if looks_like_code && let Some(term) = vocab.places.get(raw) {
+        return Some(Place {
+            code: Some(term.code.clone()),
+            name: term.label.clone(),
+        });
     }
-    plain_text("place", raw, 100, true).ok().map(|name| Place { code: None, name })
+    plain_text("place", raw, 100, true)
+        .ok()
+        .map(|name| Place { code: None, name })
 }
 
 #[cfg(test)]
@@ -439,9 +541,24 @@ mod tests {
         }))
         .unwrap();
         let p = input.validate(&vocab()).unwrap();
-        assert_eq!(p.themes, vec!["HousingAndHomelessness", "DigitalInclusion", "DampAndMould"]);
-        assert_eq!(p.places[0], Place { code: Some("GB-MAN".into()), name: "Manchester".into() });
-        assert_eq!(p.places[1], Place { code: None, name: "Salford".into() });
+        assert_eq!(
+            p.themes,
+            vec!["HousingAndHomelessness", "DigitalInclusion", "DampAndMould"]
+        );
+        assert_eq!(
+            p.places[0],
+            Place {
+                code: Some("GB-MAN".into()),
+                name: "Manchester".into()
+            }
+        );
+        assert_eq!(
+            p.places[1],
+            Place {
+                code: None,
+                name: "Salford".into()
+            }
+        );
         assert_eq!(p.places[2].country(), Some("GB"));
         assert_eq!(p.languages, vec!["en", "pl"]);
         assert_eq!(p.contacts[0].email.as_deref(), Some("partners@tenants.example"));
@@ -457,17 +574,39 @@ mod tests {
         }))
         .unwrap();
         let errors = input.validate(&vocab()).unwrap_err().0;
-        for field in ["kinds[0]", "themes[0]", "identifiers[0]", "website", "offers[0].terms", "languages[0]", "founding_year", "employees", "contacts[0].email", "places[0]"] {
-            assert!(errors.iter().any(|e| e.starts_with(field)), "{field} not named in {errors:?}");
+        for field in [
+            "kinds[0]",
+            "themes[0]",
+            "identifiers[0]",
+            "website",
+            "offers[0].terms",
+            "languages[0]",
+            "founding_year",
+            "employees",
+            "contacts[0].email",
+            "places[0]",
+        ] {
+            assert!(
+                errors.iter().any(|e| e.starts_with(field)),
+                "{field} not named in {errors:?}"
+            );
         }
-        let too_many = ProfileInput { themes: (0..21).map(|i| format!("Theme{i}")).collect(), ..Default::default() };
+        let too_many = ProfileInput {
+            themes: (0..21).map(|i| format!("Theme{i}")).collect(),
+            ..Default::default()
+        };
         assert!(too_many.validate(&vocab()).unwrap_err().0[0].starts_with("themes: at most 20"));
         assert!(serde_json::from_value::<ProfileInput>(serde_json::json!({"colour": "red"})).is_err());
     }
 
     #[test]
     fn org_ids_are_shape_checked() {
-        for ok in ["GB-CHC-1234567", "GB-COH-01234567", "XI-IATI-ABC.1", "US-EIN-12-3456789"] {
+        for ok in [
+            "GB-CHC-1234567",
+            "GB-COH-01234567",
+            "XI-IATI-ABC.1",
+            "US-EIN-12-3456789",
+        ] {
             assert!(is_org_id(ok), "{ok}");
         }
         for bad in ["", "GB", "GB-CHC", "gb-chc-1", "GB-CHC-12 34", "GBR-CHC-1"] {

@@ -39,7 +39,11 @@ impl Terms {
             if code.is_empty() || label.is_empty() {
                 return Err(format!("line {}: code and label are required", i + 2));
             }
-            let term = Term { code: code.to_owned(), label: label.to_owned(), extra: row.get(2).unwrap_or("").trim().to_owned() };
+            let term = Term {
+                code: code.to_owned(),
+                label: label.to_owned(),
+                extra: row.get(2).unwrap_or("").trim().to_owned(),
+            };
             match self.by_code.get(&code.to_ascii_lowercase()) {
                 Some(&at) => self.terms[at] = term,
                 None => {
@@ -110,7 +114,14 @@ impl Vocab {
         }
         let mut it = lists.into_iter();
         let mut next = || it.next().unwrap_or_default();
-        Ok(Self { themes: next(), kinds: next(), ways: next(), offers: next(), communities: next(), places: next() })
+        Ok(Self {
+            themes: next(),
+            kinds: next(),
+            ways: next(),
+            offers: next(),
+            communities: next(),
+            places: next(),
+        })
     }
 
     /// The starter vocabularies only.
@@ -138,7 +149,15 @@ mod tests {
         assert!(v.ways.get("advocacy-and-campaigning").is_some());
         assert!(v.ways.get("research-and-evidence").is_some());
         assert!(v.offers.get("co-design").is_some() && v.offers.get("research-partnership").is_some());
-        for kind in ["charity", "ngo", "community-group", "social-enterprise", "network", "funder", "research-institute"] {
+        for kind in [
+            "charity",
+            "ngo",
+            "community-group",
+            "social-enterprise",
+            "network",
+            "funder",
+            "research-institute",
+        ] {
             assert!(v.kinds.get(kind).is_some(), "{kind}");
         }
         assert_eq!(v.places.get("GB").unwrap().label, "United Kingdom");
@@ -150,7 +169,11 @@ mod tests {
     fn an_operator_renames_and_adds_terms() {
         let dir = std::env::temp_dir().join(format!("vocab-test-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
-        std::fs::write(dir.join("themes.csv"), "code,label,sdg\nHealth,Health and wellbeing,3\nSportForGood,Sport for good,3\n").unwrap();
+        std::fs::write(
+            dir.join("themes.csv"),
+            "code,label,sdg\nHealth,Health and wellbeing,3\nSportForGood,Sport for good,3\n",
+        )
+        .unwrap();
         let v = Vocab::load(Some(&dir)).unwrap();
         assert_eq!(v.themes.label("Health"), "Health and wellbeing");
         assert!(v.themes.get("SportForGood").is_some());

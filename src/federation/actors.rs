@@ -80,7 +80,7 @@ pub async fn org(
     let key = keys::org_key(&state, org.id).await?;
     Ok(activity_json(
         StatusCode::OK,
-        &org_actor(&state.urls, &org, key.public_pem()),
+        &org_actor(&state.urls, &org, key.public_pem(), &state.vocab),
     ))
 }
 
@@ -187,12 +187,14 @@ pub async fn featured(State(state): State<AppState>, Path(handle): Path<String>)
     ))
 }
 
-/// `GET /orgs/{handle}/tags`: featured hashtags (none yet).
+/// `GET /orgs/{handle}/tags`: up to ten themes as featured hashtags.
 pub async fn featured_tags(State(state): State<AppState>, Path(handle): Path<String>) -> Result<Response, AppError> {
-    service::orgs::find_live(&state, &handle).await?;
+    let org = service::orgs::find_live(&state, &handle).await?;
+    let tags =
+        crate::protocol::profile::hashtags(&state.urls, &org.profile(), crate::protocol::profile::MAX_FEATURED_TAGS);
     Ok(activity_json(
         StatusCode::OK,
-        &collections::inline(&state.urls.org_part(&handle, "tags"), vec![]),
+        &collections::inline(&state.urls.org_part(&handle, "tags"), tags),
     ))
 }
 

@@ -3,30 +3,36 @@
 use serde_json::{Value, json};
 use url::Url;
 
-use super::{Urls, context, id_of, type_of};
+use super::{Urls, context, id_of, profile, type_of};
 use crate::{
-    clock::rfc3339, config::authority_of, domain::html, domain::text::escape_html, store::actors::RemoteActor,
-    store::orgs::Org,
+    clock::rfc3339, config::authority_of, domain::html, domain::text::escape_html, domain::vocab::Vocab,
+    store::actors::RemoteActor, store::orgs::Org,
 };
 
 /// Actor types we accept from peers (Mastodon's list).
 pub const ACTOR_TYPES: [&str; 5] = ["Person", "Organization", "Service", "Application", "Group"];
 
-/// The `Organization` actor of a local organisation. `public_key_pem` must be present.
-pub fn org_actor(urls: &Urls, org: &Org, public_key_pem: &str) -> Value {
+/// The `Organization` actor of a local organisation, with its expertise profile rendered for
+/// Mastodon (bio, fields, hashtags) and as structured terms. `public_key_pem` must be present.
+pub fn org_actor(urls: &Urls, org: &Org, public_key_pem: &str, vocab: &Vocab) -> Value {
     let id = urls.org(&org.handle);
-    let summary = if org.summary.is_empty() {
-        String::new()
-    } else {
-        format!("<p>{}</p>", escape_html(&org.summary).replace('\n', "<br>"))
-    };
-    json!({
-        "@context": context(),
+    let profile = org.profile();
+    let mut context = context();
+    if let (Some(terms), Some(extra)) = (
+        context.get_mut(2).and_then(Value::as_object_mut),
+        profile::context_terms().as_object(),
+    ) {
+        for (k, v) in extra {
+            terms.insert(k.clone(), v.clone());
+        }
+    }
+    let mut actor = json!({
+        "@context": context,
         "id": id,
         "type": "Organization",
         "preferredUsername": org.handle,
         "name": org.name,
-        "summary": summary,
+        "summary": profile::bio(urls, &org.summary, &profile),
         "url": urls.profile(&org.handle),
         "published": rfc3339(org.created_at),
         "updated": rfc3339(org.updated_at),
@@ -40,10 +46,25 @@ pub fn org_actor(urls: &Urls, org: &Org, public_key_pem: &str) -> Value {
         "manuallyApprovesFollowers": org.manually_approves_followers,
         "discoverable": org.discoverable,
         "indexable": org.indexable,
-        "tag": [],
-        "attachment": [],
+        "tag": profile::hashtags(urls, &profile, crate::domain::profile::MAX_ITEMS),
+        "attachment": profile::fields(urls, &profile, vocab),
         "publicKey": {"id": format!("{id}#main-key"), "owner": id, "publicKeyPem": public_key_pem},
-    })
+    });
+    if let Some(map) = actor.as_object_mut() {
+        if !profile.name_map.is_empty() {
+            map.insert("nameMap".into(), json!(profile.name_map));
+        }
+        if !profile.summary_map.is_empty() {
+            let html: std::collections::BTreeMap<_, _> = profile
+                .summary_map
+                .iter()
+                .map(|(l, s)| (l.clone(), format!("<p>{}</p>", escape_html(s))))
+                .collect();
+            map.insert("summaryMap".into(), json!(html));
+        }
+        map.extend(profile::structured(&profile, vocab, &org.listed_in));
+    }
+    actor
 }
 
 /// The instance actor (`Application`, username = the domain), which signs our GETs.

@@ -7,6 +7,7 @@ pub mod activities;
 pub mod actor;
 pub mod collections;
 pub mod note;
+pub mod profile;
 pub mod urls;
 
 use serde_json::{Value, json};

@@ -271,6 +271,7 @@ async fn on_update(tx: &mut Tx, state: &AppState, object: &Value, signer: &Remot
             parse_remote_actor(object, &url, state.clock.now_ms()).map_err(|e| Error::Invalid(e.to_string()))?;
         actor.id = signer.id;
         store::actors::upsert(tx, &actor).await?;
+        super::directory::sync_remote(tx, state, &actor, object).await?;
         return Ok(Outcome::Processed);
     }
     let id = own_object(object, signer)?;
@@ -283,6 +284,7 @@ async fn on_delete(tx: &mut Tx, state: &AppState, object: &Value, signer: &Remot
     let target = id_of(object).ok_or_else(|| Error::Invalid("Delete names no object".into()))?;
     if target == signer.ap_id {
         store::actors::mark_deleted(tx, signer.id, state.clock.now_ms()).await?;
+        store::directory::unlist(tx, &signer.ap_id, state.clock.now_ms()).await?;
         return Ok(Outcome::Processed);
     }
     if host_of(target).is_none() || host_of(target) != host_of(&signer.ap_id) {

@@ -3,12 +3,15 @@
 
 pub mod accounts;
 pub mod audit;
+pub mod directory;
 pub mod follows;
 pub mod inbox;
 pub mod keys;
 pub mod mail;
+pub mod open_data;
 pub mod orgs;
 pub mod posts;
+pub mod profiles;
 pub mod remote;
 pub mod tokens;
 

@@ -9,7 +9,10 @@ use super::{
 };
 use crate::{
     delivery,
-    domain::{Handle, plain_text},
+    domain::{
+        Handle, plain_text,
+        profile::{LISTED_IN, Profile},
+    },
     protocol::{activities, actor::org_actor},
     state::AppState,
     store::{
@@ -63,10 +66,12 @@ pub async fn create(state: &AppState, who: &Who, input: &NewOrgInput) -> Result<
     };
     let details = json!({"handle": handle.as_str(), "name": name, "summary": summary, "approve_followers": input.approve_followers});
     audit::record(&mut tx, state, who, Some(id), "org.create", details).await?;
-    tx.commit().await?;
-    store::orgs::find(&state.db, id)
+    let org = store::orgs::find_in(&mut tx, id)
         .await?
-        .ok_or_else(|| Error::Internal("organisation vanished".into()))
+        .ok_or_else(|| Error::Internal("organisation vanished".into()))?;
+    super::directory::sync_org(&mut tx, state, &org).await?;
+    tx.commit().await?;
+    Ok(org)
 }
 
 /// An organisation by handle, deleted or not (audit and history).
@@ -96,11 +101,35 @@ pub struct ProfileEdit {
     pub approve_followers: Option<bool>,
     /// Show follower lists publicly.
     pub public_lists: Option<bool>,
+    /// Reach: `none`, `home`, `network` or `public`.
+    pub listed_in: Option<String>,
+    /// `true` means `public`, `false` means `none` (ignored when `listed_in` is given).
+    pub discoverable: Option<bool>,
+    /// Consent to full-text search of updates.
+    pub indexable: Option<bool>,
+    /// The whole structured profile, already validated.
+    pub profile: Option<Profile>,
 }
 
-/// Applies a profile edit and sends `Update` of the actor to followers, in one transaction.
+/// Resolves reach from `--listed-in` or `--discoverable` (DESIGN.md section 7).
+pub fn reach(edit: &ProfileEdit, current: &str) -> Result<String> {
+    match (&edit.listed_in, edit.discoverable) {
+        (Some(l), _) if LISTED_IN.contains(&l.as_str()) => Ok(l.clone()),
+        (Some(l), _) => Err(Error::Invalid(format!(
+            "listed_in: {l:?} must be one of {}",
+            LISTED_IN.join(", ")
+        ))),
+        (None, Some(true)) => Ok("public".into()),
+        (None, Some(false)) => Ok("none".into()),
+        (None, None) => Ok(current.to_owned()),
+    }
+}
+
+/// Applies a profile edit, updates the directory and sends `Update` of the actor to
+/// followers, all in one transaction; every field is checked before anything is written.
 pub async fn edit(state: &AppState, who: &Who, handle: &str, edit: &ProfileEdit) -> Result<Org> {
     let org = find_live(state, handle).await?;
+    let listed_in = reach(edit, &org.listed_in)?;
     let change = ProfileChange {
         name: match &edit.name {
             Some(n) => plain_text("name", n, MAX_NAME_CHARS, true)?,
@@ -112,9 +141,13 @@ pub async fn edit(state: &AppState, who: &Who, handle: &str, edit: &ProfileEdit)
         },
         manually_approves_followers: edit.approve_followers.unwrap_or(org.manually_approves_followers),
         public_lists: edit.public_lists.unwrap_or(org.public_lists),
-        discoverable: org.discoverable,
-        indexable: org.indexable,
-        listed_in: org.listed_in.clone(),
+        discoverable: listed_in == "public",
+        indexable: edit.indexable.unwrap_or(org.indexable),
+        listed_in,
+        profile: match &edit.profile {
+            Some(p) => serde_json::to_string(p).map_err(|e| Error::Internal(e.to_string()))?,
+            None => org.profile.clone(),
+        },
     };
     let key = keys::org_key(state, org.id).await?;
     let now = state.clock.now_ms().max(org.updated_at + 1);
@@ -134,10 +167,15 @@ pub async fn edit(state: &AppState, who: &Who, handle: &str, edit: &ProfileEdit)
         summary: change.summary.clone(),
         manually_approves_followers: change.manually_approves_followers,
         public_lists: change.public_lists,
+        discoverable: change.discoverable,
+        indexable: change.indexable,
+        listed_in: change.listed_in.clone(),
+        profile: change.profile.clone(),
         updated_at: now,
         ..org
     };
-    let actor = org_actor(&state.urls, &updated, key.public_pem());
+    super::directory::sync_org(&mut tx, state, &updated).await?;
+    let actor = org_actor(&state.urls, &updated, key.public_pem(), &state.vocab);
     let id = state.urls.activity(&state.urls.org(handle), "updates", &token());
     let activity = activities::wrap("Update", &id, &state.urls.org(handle), &actor, None);
     delivery::to_followers(&mut tx, state, updated.id, &activity).await?;
@@ -148,10 +186,13 @@ pub async fn edit(state: &AppState, who: &Who, handle: &str, edit: &ProfileEdit)
 
 /// The fields an edit changed, before and after.
 fn profile_diff(org: &Org, change: &ProfileChange) -> serde_json::Value {
+    let profile = |p: &str| serde_json::from_str::<serde_json::Value>(p).unwrap_or_default();
     let before = json!({"name": org.name, "summary": org.summary, "approve_followers": org.manually_approves_followers,
-        "public_lists": org.public_lists, "discoverable": org.discoverable, "indexable": org.indexable, "listed_in": org.listed_in});
+        "public_lists": org.public_lists, "discoverable": org.discoverable, "indexable": org.indexable, "listed_in": org.listed_in,
+        "profile": profile(&org.profile)});
     let after = json!({"name": change.name, "summary": change.summary, "approve_followers": change.manually_approves_followers,
-        "public_lists": change.public_lists, "discoverable": change.discoverable, "indexable": change.indexable, "listed_in": change.listed_in});
+        "public_lists": change.public_lists, "discoverable": change.discoverable, "indexable": change.indexable, "listed_in": change.listed_in,
+        "profile": profile(&change.profile)});
     let (mut b, mut a) = (serde_json::Map::new(), serde_json::Map::new());
     if let (Some(before), Some(after)) = (before.as_object(), after.as_object()) {
         for (key, value) in after {

@@ -5,6 +5,7 @@
 
 pub mod actors;
 pub mod audit;
+pub mod directory;
 pub mod follows;
 pub mod inbox;
 pub mod mail;

@@ -6,7 +6,7 @@ use super::{Db, StoreError, Tx};
 use crate::{on_db, on_tx};
 
 const COLUMNS: &str = "id, handle, name, summary, manually_approves_followers, public_lists, discoverable, \
-    indexable, listed_in, public_key_pem, private_key_pem, created_at, updated_at, deleted_at";
+    indexable, listed_in, public_key_pem, private_key_pem, created_at, updated_at, deleted_at, profile";
 
 /// An organisation row.
 #[derive(sqlx::FromRow, Clone)]
@@ -39,6 +39,15 @@ pub struct Org {
     pub updated_at: i64,
     /// Deletion time; a deleted handle stays reserved.
     pub deleted_at: Option<i64>,
+    /// The structured profile as JSON (`domain::profile::Profile`).
+    pub profile: String,
+}
+
+impl Org {
+    /// The structured profile (empty if the stored JSON is unreadable).
+    pub fn profile(&self) -> crate::domain::profile::Profile {
+        serde_json::from_str(&self.profile).unwrap_or_default()
+    }
 }
 
 impl fmt::Debug for Org {
@@ -68,7 +77,7 @@ pub struct NewOrg<'a> {
 /// Inserts an organisation; a taken handle (deleted or not) is a unique violation.
 pub async fn insert(tx: &mut Tx, org: &NewOrg<'_>) -> Result<i64, StoreError> {
     let sql = "insert into orgs (handle, name, summary, manually_approves_followers, public_lists, discoverable, \
-        indexable, listed_in, created_at, updated_at) values ($1, $2, $3, $4, false, false, false, 'home', $5, $5) returning id";
+        indexable, listed_in, created_at, updated_at) values ($1, $2, $3, $4, false, false, false, 'none', $5, $5) returning id";
     let row: (i64,) = on_tx!(tx, conn => sqlx::query_as(sql)
         .bind(org.handle).bind(org.name).bind(org.summary).bind(org.manually_approves_followers).bind(org.now)
         .fetch_one(conn).await)?;
@@ -85,6 +94,12 @@ pub async fn find_by_handle(db: &Db, handle: &str) -> Result<Option<Org>, StoreE
 pub async fn find(db: &Db, id: i64) -> Result<Option<Org>, StoreError> {
     let sql = format!("select {COLUMNS} from orgs where id = $1");
     Ok(on_db!(db, pool => sqlx::query_as(&sql).bind(id).fetch_optional(pool).await)?)
+}
+
+/// Finds an organisation by row id inside a transaction.
+pub async fn find_in(tx: &mut Tx, id: i64) -> Result<Option<Org>, StoreError> {
+    let sql = format!("select {COLUMNS} from orgs where id = $1");
+    Ok(on_tx!(tx, conn => sqlx::query_as(&sql).bind(id).fetch_optional(conn).await)?)
 }
 
 /// Lists live organisations by handle.
@@ -118,17 +133,25 @@ pub struct ProfileChange {
     pub indexable: bool,
     /// Reach.
     pub listed_in: String,
+    /// The structured profile as JSON.
+    pub profile: String,
 }
 
 /// Writes a profile change inside `tx`.
 pub async fn update_profile(tx: &mut Tx, id: i64, change: &ProfileChange, now: i64) -> Result<(), StoreError> {
     let sql = "update orgs set name = $1, summary = $2, manually_approves_followers = $3, public_lists = $4, \
-        discoverable = $5, indexable = $6, listed_in = $7, updated_at = $8 where id = $9";
+        discoverable = $5, indexable = $6, listed_in = $7, updated_at = $8, profile = $10 where id = $9";
     on_tx!(tx, conn => sqlx::query(sql)
         .bind(&change.name).bind(&change.summary).bind(change.manually_approves_followers).bind(change.public_lists)
-        .bind(change.discoverable).bind(change.indexable).bind(&change.listed_in).bind(now).bind(id)
+        .bind(change.discoverable).bind(change.indexable).bind(&change.listed_in).bind(now).bind(id).bind(&change.profile)
         .execute(conn).await.map(|r| r.rows_affected()))?;
     Ok(())
+}
+
+/// Every handle ever used (deleted organisations keep theirs).
+pub async fn all_handles(db: &Db) -> Result<Vec<String>, StoreError> {
+    let rows: Vec<(String,)> = on_db!(db, pool => sqlx::query_as("select handle from orgs").fetch_all(pool).await)?;
+    Ok(rows.into_iter().map(|r| r.0).collect())
 }
 
 /// Number of live organisations.

@@ -1,5 +1,6 @@
 //! HTML pages: server-rendered, no JavaScript needed.
 
+pub mod directory;
 pub mod home;
 pub mod login;
 pub mod profile;
@@ -20,6 +21,12 @@ pub fn router() -> Router<AppState> {
         .route("/", get(home::page))
         .route("/@{handle}", get(profile::by_handle))
         .route("/healthz", get(home::healthz))
+        .route("/directory", get(directory::page))
+        .route("/directory.csv", get(directory::csv))
+        .route("/directory.jsonld", get(directory::jsonld))
+        .route("/ns", get(directory::context))
+        .route("/static/avatar.png", get(directory::avatar))
+        .route("/static/header.png", get(directory::header_picture))
         .route("/login/link/{secret}", get(login::show).post(login::submit))
 }
 

@@ -26,6 +26,14 @@ pub struct UpdateItem {
     pub published: String,
 }
 
+/// A labelled list on the profile page.
+pub struct Section {
+    /// Heading.
+    pub title: &'static str,
+    /// Items.
+    pub items: Vec<String>,
+}
+
 #[derive(Template)]
 #[template(path = "profile.html")]
 struct ProfilePage {
@@ -34,9 +42,13 @@ struct ProfilePage {
     domain: String,
     summary: String,
     actor_url: String,
+    profile_url: String,
     followers: i64,
     updates: Vec<UpdateItem>,
     noindex: bool,
+    sections: Vec<Section>,
+    website: Option<String>,
+    json_ld: Option<String>,
 }
 
 #[derive(Template)]
@@ -65,16 +77,119 @@ pub async fn page(state: &AppState, org: Org) -> Result<Response, AppError> {
         .await
         .map_err(service::Error::from)?;
     let updates = posts.iter().map(|p| item(state, &org.handle, p)).collect();
+    let public = org.listed_in == "public";
+    // Script content cannot hold `</`: escape it so the JSON-LD cannot end its element early.
+    let json_ld = public.then(|| {
+        let mut doc = crate::service::open_data::schema_org(state, &org);
+        doc["@context"] = serde_json::json!("https://schema.org/");
+        doc.to_string().replace("</", "<\\/")
+    });
+    let profile = org.profile();
     render(&ProfilePage {
         actor_url: state.urls.org(&org.handle),
+        profile_url: state.urls.profile(&org.handle),
         domain: state.urls.authority().to_owned(),
-        noindex: org.listed_in != "public",
+        noindex: !public,
+        sections: sections(state, &profile),
+        website: profile.website.clone(),
+        json_ld,
         name: org.name,
         handle: org.handle,
         summary: org.summary,
         followers,
         updates,
     })
+}
+
+fn sections(state: &AppState, p: &crate::domain::profile::Profile) -> Vec<Section> {
+    let v = &state.vocab;
+    let labels = |codes: &[String], terms: &crate::domain::vocab::Terms| {
+        codes.iter().map(|c| terms.label(c).to_owned()).collect()
+    };
+    let offers = p
+        .offers
+        .iter()
+        .map(|o| {
+            let mut text = v.offers.label(&o.code).to_owned();
+            let details: Vec<&str> = [
+                o.terms.as_deref(),
+                o.capacity
+                    .as_deref()
+                    .map(|c| if c == "closed" { "not taking requests now" } else { c }),
+            ]
+            .into_iter()
+            .flatten()
+            .collect();
+            if !details.is_empty() {
+                text.push_str(&format!(" ({})", details.join(", ")));
+            }
+            text
+        })
+        .collect();
+    let contacts = p
+        .contacts
+        .iter()
+        .map(|c| format!("{}: {}", c.role, c.email.clone().or(c.url.clone()).unwrap_or_default()))
+        .collect();
+    let mut about = Vec::new();
+    if let Some(y) = p.founding_year {
+        about.push(format!("Founded {y}"));
+    }
+    if let Some(e) = &p.employees {
+        about.push(format!("{e} staff"));
+    }
+    if let Some(e) = &p.volunteers {
+        about.push(format!("{e} volunteers"));
+    }
+    vec![
+        Section {
+            title: "Kind",
+            items: labels(&p.kinds, &v.kinds),
+        },
+        Section {
+            title: "Knows about",
+            items: labels(&p.themes, &v.themes),
+        },
+        Section {
+            title: "Works with",
+            items: labels(&p.communities, &v.communities),
+        },
+        Section {
+            title: "Places",
+            items: p.places.iter().map(|x| x.name.clone()).collect(),
+        },
+        Section {
+            title: "How we work",
+            items: labels(&p.ways_of_working, &v.ways),
+        },
+        Section {
+            title: "Open to",
+            items: offers,
+        },
+        Section {
+            title: "Languages",
+            items: p.languages.clone(),
+        },
+        Section {
+            title: "Registered",
+            items: p.identifiers.clone(),
+        },
+        Section {
+            title: "Contact",
+            items: contacts,
+        },
+        Section {
+            title: "Networks",
+            items: p.networks.iter().map(|n| n.name.clone()).collect(),
+        },
+        Section {
+            title: "About",
+            items: about,
+        },
+    ]
+    .into_iter()
+    .filter(|s| !s.items.is_empty())
+    .collect()
 }
 
 fn item(state: &AppState, handle: &str, post: &Post) -> UpdateItem {

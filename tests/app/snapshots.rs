@@ -29,7 +29,23 @@ fn org() -> Org {
         created_at: 1_768_435_200_000,
         updated_at: 1_768_435_200_000,
         deleted_at: None,
+        profile: serde_json::to_string(&rich_profile()).unwrap(),
     }
+}
+
+/// The example of reference/civil-society-directory.md section 1.10.4, in our schema.
+fn rich_profile() -> understory::domain::profile::Profile {
+    let input: understory::domain::profile::ProfileInput = serde_json::from_value(json!({
+        "kinds": ["community-group"], "themes": ["HousingAndHomelessness", "DigitalInclusion"],
+        "communities": ["social-housing-tenants"], "places": ["GB-SLF", "Salford"],
+        "ways_of_working": ["community-organising", "commissioning-and-grantmaking"],
+        "offers": [{"code": "user-research-with-consent", "terms": "paid", "capacity": "limited", "url": "https://openaid.example/work-with-us"}, "advisory"],
+        "languages": ["en", "pl", "ar"], "identifiers": ["GB-CHC-1234567"], "website": "https://openaid.example",
+        "contacts": [{"role": "partnerships", "email": "partners@openaid.example"}], "founding_year": 2014, "employees": "1-9",
+        "name_map": {"cy": "Rhwydwaith Cymorth Agored"}
+    }))
+    .unwrap();
+    input.validate(&understory::domain::vocab::Vocab::builtin()).unwrap()
 }
 
 fn post() -> Post {
@@ -63,7 +79,7 @@ fn assert_snapshot(name: &str, doc: &Value) {
 #[test]
 fn documents_match_their_snapshots() {
     let urls = urls();
-    let actor_doc = actor::org_actor(&urls, &org(), PEM);
+    let actor_doc = actor::org_actor(&urls, &org(), PEM, &understory::domain::vocab::Vocab::builtin());
     // The fields Mastodon's own example actor carries (reference/fediverse-interop.md 2.3).
     for key in [
         "id",
@@ -90,6 +106,23 @@ fn documents_match_their_snapshots() {
         assert!(actor_doc.get(key).is_some(), "actor lacks {key}");
     }
     assert_snapshot("actor", &actor_doc);
+    // At most six profile fields, in Mastodon's display order, the website in verifiable form.
+    let names: Vec<&str> = actor_doc["attachment"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        names,
+        ["Website", "Themes", "Places", "Open to", "Registered", "Contact"]
+    );
+    assert_eq!(
+        actor_doc["attachment"][0]["value"],
+        "<a href=\"https://openaid.example/\" rel=\"me nofollow noopener\" target=\"_blank\">https://openaid.example/</a>"
+    );
+    assert_eq!(actor_doc["knowsAbout"][0]["termCode"], "HousingAndHomelessness");
+    assert_eq!(actor_doc["knowsAbout"][0]["sameAs"][0], "http://metadata.un.org/sdg/11");
     assert_snapshot("instance_actor", &actor::instance_actor(&urls, PEM, 1_768_435_200_000));
     let note_doc = note::note(&urls, "openaid", &post(), note::NoteCounts { likes: 2, shares: 1 });
     assert_snapshot("note", &note_doc);

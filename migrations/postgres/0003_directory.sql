@@ -1,0 +1,36 @@
+-- Expertise profiles and the directory.
+
+-- The structured profile of a local organisation (JSON, validated by the application).
+ALTER TABLE orgs ADD COLUMN profile TEXT NOT NULL DEFAULT '{}';
+
+-- One row per organisation this instance can list: its own, and remote ones it learned of.
+-- List fields are ';'-joined codes; `terms` holds their labels for full-text search.
+CREATE TABLE directory (
+    id              BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    actor           TEXT NOT NULL UNIQUE,
+    org_id          BIGINT REFERENCES orgs (id),
+    handle          TEXT NOT NULL,
+    domain          TEXT NOT NULL,
+    profile_url     TEXT NOT NULL,
+    name            TEXT NOT NULL,
+    summary         TEXT NOT NULL,
+    kinds           TEXT NOT NULL,
+    themes          TEXT NOT NULL,
+    communities     TEXT NOT NULL,
+    places          TEXT NOT NULL,
+    place_names     TEXT NOT NULL,
+    ways            TEXT NOT NULL,
+    offers          TEXT NOT NULL,
+    languages       TEXT NOT NULL,
+    terms           TEXT NOT NULL,
+    website         TEXT,
+    listed_in       TEXT NOT NULL,
+    listed          BOOLEAN NOT NULL,
+    sort_name       TEXT NOT NULL,
+    changed_at      BIGINT NOT NULL,
+    search          tsvector GENERATED ALWAYS AS (
+        to_tsvector('simple', name || ' ' || summary || ' ' || terms)
+    ) STORED
+);
+CREATE INDEX directory_changed ON directory (changed_at);
+CREATE INDEX directory_search ON directory USING GIN (search);

@@ -1,0 +1,421 @@
+//! The directory: each organisation's row kept current in the same transaction as the change,
+//! an in-memory facet index refreshed from those rows (also when another process wrote them),
+//! and faceted search with native full-text matching and stable cursors.
+
+use roaring::RoaringBitmap;
+use serde_json::{Value, json};
+use tokio::sync::Mutex;
+
+use super::Result;
+use crate::{
+    domain::{
+        index::{Cursor, FACETS, FacetIndex, IndexDoc},
+        profile::Profile,
+        vocab::Vocab,
+    },
+    state::AppState,
+    store::{self, Tx, actors::RemoteActor, directory::Entry, orgs::Org},
+};
+
+/// Rows changed this long before the newest one seen are read again on refresh, so rows
+/// committed out of order by concurrent writers are not missed (re-applying is harmless).
+const REFRESH_OVERLAP_MS: i64 = 5_000;
+/// Default and largest page sizes.
+pub const DEFAULT_LIMIT: usize = 20;
+/// Largest page size.
+pub const MAX_LIMIT: usize = 100;
+/// Values listed per facet in counts.
+pub const VALUES_PER_FACET: usize = 50;
+/// Most words used from a free-text query.
+pub const MAX_QUERY_WORDS: usize = 8;
+
+/// The facet index and how far it has read the directory table.
+pub struct DirectoryIndex {
+    inner: Mutex<(FacetIndex, Option<i64>)>,
+}
+
+impl Default for DirectoryIndex {
+    fn default() -> Self {
+        Self {
+            inner: Mutex::new((FacetIndex::new(), None)),
+        }
+    }
+}
+
+fn join(items: impl IntoIterator<Item = impl AsRef<str>>) -> String {
+    items
+        .into_iter()
+        .map(|s| s.as_ref().replace(';', ","))
+        .collect::<Vec<_>>()
+        .join(";")
+}
+
+/// Splits a `;`-joined list.
+pub fn split(list: &str) -> Vec<&str> {
+    list.split(';').map(str::trim).filter(|s| !s.is_empty()).collect()
+}
+
+/// Whether a reach lists the organisation in this instance's own directory.
+pub fn listed_at_home(listed_in: &str) -> bool {
+    matches!(listed_in, "home" | "network" | "public")
+}
+
+fn entry_of(profile: &Profile, vocab: &Vocab, base: Entry) -> Entry {
+    let places = join(
+        profile
+            .places
+            .iter()
+            .map(|p| p.code.clone().unwrap_or_else(|| p.name.clone())),
+    );
+    let place_names = join(profile.places.iter().map(|p| p.name.clone()));
+    let mut terms: Vec<String> = Vec::new();
+    terms.extend(profile.themes.iter().map(|t| format!("{t} {}", vocab.themes.label(t))));
+    terms.extend(profile.kinds.iter().map(|k| vocab.kinds.label(k).to_owned()));
+    terms.extend(profile.ways_of_working.iter().map(|w| vocab.ways.label(w).to_owned()));
+    terms.extend(profile.offers.iter().map(|o| vocab.offers.label(&o.code).to_owned()));
+    terms.extend(
+        profile
+            .communities
+            .iter()
+            .map(|c| vocab.communities.label(c).to_owned()),
+    );
+    terms.extend(profile.places.iter().map(|p| p.name.clone()));
+    Entry {
+        sort_name: base.name.to_lowercase(),
+        kinds: join(&profile.kinds),
+        themes: join(&profile.themes),
+        communities: join(&profile.communities),
+        places,
+        place_names,
+        ways: join(&profile.ways_of_working),
+        offers: join(profile.offers.iter().map(|o| o.code.clone())),
+        languages: join(&profile.languages),
+        terms: terms.join(" "),
+        website: profile.website.clone(),
+        ..base
+    }
+}
+
+/// The directory row of a local organisation.
+pub fn org_entry(state: &AppState, org: &Org) -> Entry {
+    let listed = org.deleted_at.is_none() && listed_at_home(&org.listed_in);
+    let base = Entry {
+        actor: state.urls.org(&org.handle),
+        org_id: Some(org.id),
+        handle: org.handle.clone(),
+        domain: state.urls.authority().to_owned(),
+        profile_url: state.urls.profile(&org.handle),
+        name: org.name.clone(),
+        summary: org.summary.clone(),
+        listed_in: org.listed_in.clone(),
+        listed,
+        changed_at: state.clock.now_ms(),
+        ..Entry::default()
+    };
+    entry_of(&org.profile(), &state.vocab, base)
+}
+
+/// Writes a local organisation's row inside `tx` (with its change).
+pub async fn sync_org(tx: &mut Tx, state: &AppState, org: &Org) -> Result<()> {
+    store::directory::upsert(tx, &org_entry(state, org)).await?;
+    Ok(())
+}
+
+/// Writes (or unlists) a remote actor's row from its document: listed when it is an
+/// `Organization` that consents with `discoverable`.
+pub async fn sync_remote(tx: &mut Tx, state: &AppState, actor: &RemoteActor, doc: &Value) -> Result<()> {
+    let listed = actor.discoverable && actor.actor_type == "Organization" && actor.deleted_at.is_none();
+    if !listed {
+        store::directory::unlist(tx, &actor.ap_id, state.clock.now_ms()).await?;
+        return Ok(());
+    }
+    let profile = crate::protocol::profile::parse_remote(doc, &state.vocab);
+    let summary = crate::domain::html::plain_name_long(&actor.summary);
+    let base = Entry {
+        actor: actor.ap_id.clone(),
+        org_id: None,
+        handle: actor.username.clone(),
+        domain: actor.domain.clone(),
+        profile_url: actor.url.clone().unwrap_or_else(|| actor.ap_id.clone()),
+        name: actor.name.clone(),
+        summary,
+        listed_in: "public".into(),
+        listed: true,
+        changed_at: state.clock.now_ms(),
+        ..Entry::default()
+    };
+    store::directory::upsert(tx, &entry_of(&profile, &state.vocab, base)).await?;
+    Ok(())
+}
+
+fn index_doc(e: &Entry, vocab: &Vocab) -> Option<IndexDoc> {
+    let id = u32::try_from(e.id).ok()?;
+    let mut values: Vec<(usize, String)> = Vec::new();
+    let facet = |name: &str| FACETS.iter().position(|f| *f == name).unwrap_or(0);
+    for (name, list) in [
+        ("theme", &e.themes),
+        ("kind", &e.kinds),
+        ("way", &e.ways),
+        ("offer", &e.offers),
+        ("language", &e.languages),
+        ("community", &e.communities),
+    ] {
+        values.extend(split(list).into_iter().map(|v| (facet(name), v.to_owned())));
+    }
+    for place in split(&e.places) {
+        values.push((facet("place"), place.to_owned()));
+        if vocab.places.get(place).is_some()
+            && let Some((country, _)) = place.split_once('-')
+        {
+            values.push((facet("place"), country.to_owned()));
+        }
+    }
+    values.push((facet("instance"), e.domain.clone()));
+    values.sort();
+    values.dedup();
+    Some(IndexDoc {
+        id,
+        listed: e.listed,
+        sort_name: e.sort_name.clone(),
+        values,
+    })
+}
+
+/// Brings the index up to date with the directory table; returns the locked index.
+async fn fresh(state: &AppState) -> Result<tokio::sync::MutexGuard<'_, (FacetIndex, Option<i64>)>> {
+    let mut guard = state.directory.inner.lock().await;
+    let last = store::directory::last_change(&state.db).await?;
+    if last.is_some() && last > guard.1 {
+        let since = guard.1.map_or(i64::MIN, |s| s - REFRESH_OVERLAP_MS);
+        for e in store::directory::changed_since(&state.db, since).await? {
+            if let Some(doc) = index_doc(&e, &state.vocab) {
+                guard.0.put(doc);
+            }
+        }
+        guard.1 = last;
+    }
+    Ok(guard)
+}
+
+/// A directory query, parsed from `?q=&theme=&place=...&cursor=&limit=&counts=`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Query {
+    /// Free text.
+    pub q: String,
+    /// `(facet index, values)`; values of one facet are alternatives, facets combine.
+    pub filters: Vec<(usize, Vec<String>)>,
+    /// Where the previous page ended.
+    pub cursor: Option<Cursor>,
+    /// Page size.
+    pub limit: usize,
+    /// Whether to count facet values.
+    pub counts: bool,
+}
+
+/// Parses a query string; unknown parameters and bad values are 400s that name them.
+pub fn parse_query(raw: Option<&str>) -> std::result::Result<Query, String> {
+    let mut query = Query {
+        limit: DEFAULT_LIMIT,
+        counts: true,
+        ..Query::default()
+    };
+    for (k, v) in url::form_urlencoded::parse(raw.unwrap_or("").as_bytes()) {
+        let v = v.trim().to_owned();
+        match k.as_ref() {
+            "q" => query.q = v.chars().take(200).collect(),
+            "cursor" if !v.is_empty() => {
+                query.cursor = Some(decode_cursor(&v).ok_or("cursor: not a cursor from a previous page")?)
+            }
+            "cursor" => {}
+            "limit" => {
+                query.limit = v
+                    .parse()
+                    .ok()
+                    .filter(|n| (1..=MAX_LIMIT).contains(n))
+                    .ok_or(format!("limit: must be 1-{MAX_LIMIT}"))?;
+            }
+            "counts" => query.counts = v != "false" && v != "0",
+            name => {
+                let Some(facet) = FACETS.iter().position(|f| *f == name) else {
+                    return Err(format!(
+                        "{name}: unknown parameter (use q, {}, cursor, limit, counts)",
+                        FACETS.join(", ")
+                    ));
+                };
+                if v.is_empty() {
+                    continue;
+                }
+                match query.filters.iter_mut().find(|(f, _)| *f == facet) {
+                    Some((_, values)) => values.push(v),
+                    None => query.filters.push((facet, vec![v])),
+                }
+            }
+        }
+    }
+    Ok(query)
+}
+
+/// Encodes a cursor for the next page.
+pub fn encode_cursor(c: &Cursor) -> String {
+    format!("{}.{}", hex::encode(c.0.as_bytes()), c.1)
+}
+
+fn decode_cursor(raw: &str) -> Option<Cursor> {
+    let (name, id) = raw.rsplit_once('.')?;
+    Some((String::from_utf8(hex::decode(name).ok()?).ok()?, id.parse().ok()?))
+}
+
+/// Lowercase words of a free-text query (letters and digits only).
+pub fn words(q: &str) -> Vec<String> {
+    q.split(|c: char| !c.is_alphanumeric())
+        .filter(|w| !w.is_empty())
+        .map(str::to_lowercase)
+        .take(MAX_QUERY_WORDS)
+        .collect()
+}
+
+/// One page of results.
+#[derive(Debug, Clone, Default)]
+pub struct Page {
+    /// Matches in all.
+    pub total: u64,
+    /// This page, in name order.
+    pub entries: Vec<Entry>,
+    /// Cursor of the next page.
+    pub next: Option<String>,
+    /// Facet value counts within the matches.
+    pub facets: Vec<(&'static str, Vec<(String, u64)>)>,
+}
+
+/// Runs a directory query.
+pub async fn search(state: &AppState, query: &Query) -> Result<Page> {
+    let text = words(&query.q);
+    let text_ids = if text.is_empty() {
+        None
+    } else {
+        Some(store::directory::text_matches(&state.db, &text).await?)
+    };
+    let mut guard = fresh(state).await?;
+    let index = &mut guard.0;
+    let mut result = index.all();
+    if let Some(ids) = text_ids {
+        result &= ids
+            .into_iter()
+            .filter_map(|i| u32::try_from(i).ok())
+            .collect::<RoaringBitmap>();
+    }
+    for (facet, values) in &query.filters {
+        result &= index.any_of(*facet, values);
+    }
+    let (ids, next) = index.page(&result, query.cursor.as_ref(), query.limit);
+    let facets = if query.counts {
+        index.counts(&result, VALUES_PER_FACET)
+    } else {
+        Vec::new()
+    };
+    let total = result.len();
+    drop(guard);
+    let ids: Vec<i64> = ids.into_iter().map(i64::from).collect();
+    let mut entries = store::directory::by_ids(&state.db, &ids).await?;
+    entries.sort_by_key(|e| ids.iter().position(|i| *i == e.id));
+    Ok(Page {
+        total,
+        entries,
+        next: next.as_ref().map(encode_cursor),
+        facets,
+    })
+}
+
+/// The JSON of one result: codes with labels, and links to the home instance.
+pub fn entry_json(state: &AppState, e: &Entry) -> Value {
+    let v = &state.vocab;
+    let labelled = |list: &str, terms: &crate::domain::vocab::Terms| -> Value {
+        json!(
+            split(list)
+                .into_iter()
+                .map(|c| json!({"code": c, "label": terms.label(c)}))
+                .collect::<Vec<_>>()
+        )
+    };
+    let places: Vec<Value> = split(&e.places)
+        .into_iter()
+        .map(|p| match v.places.get(p) {
+            Some(t) => json!({"code": t.code, "name": t.label}),
+            None => json!({"name": p}),
+        })
+        .collect();
+    json!({
+        "actor": e.actor, "handle": e.handle, "domain": e.domain, "acct": format!("@{}@{}", e.handle, e.domain),
+        "name": e.name, "summary": e.summary, "url": e.profile_url, "local": e.org_id.is_some(),
+        "kinds": labelled(&e.kinds, &v.kinds), "themes": labelled(&e.themes, &v.themes), "places": places,
+        "ways_of_working": labelled(&e.ways, &v.ways), "offers": labelled(&e.offers, &v.offers),
+        "communities": labelled(&e.communities, &v.communities), "languages": split(&e.languages), "website": e.website,
+    })
+}
+
+/// The label of a facet value, for pages and responses.
+pub fn facet_label(state: &AppState, facet: &str, value: &str) -> String {
+    let v = &state.vocab;
+    match facet {
+        "theme" => v.themes.label(value),
+        "place" => v.places.label(value),
+        "kind" => v.kinds.label(value),
+        "way" => v.ways.label(value),
+        "offer" => v.offers.label(value),
+        "community" => v.communities.label(value),
+        _ => value,
+    }
+    .to_owned()
+}
+
+/// A page as the JSON API answers it.
+pub fn page_json(state: &AppState, page: &Page) -> Value {
+    let facets: serde_json::Map<String, Value> = page
+        .facets
+        .iter()
+        .map(|(name, values)| {
+            let list: Vec<Value> = values
+                .iter()
+                .map(|(value, count)| json!({"value": value, "label": facet_label(state, name, value), "count": count}))
+                .collect();
+            ((*name).to_owned(), json!(list))
+        })
+        .collect();
+    json!({
+        "total": page.total,
+        "results": page.entries.iter().map(|e| entry_json(state, e)).collect::<Vec<_>>(),
+        "next_cursor": page.next,
+        "facets": facets,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn queries_parse_and_refuse_unknown_parameters() {
+        let q = parse_query(Some(
+            "q=housing+damp&theme=Health&theme=MentalHealth&place=GB&limit=5&counts=false",
+        ))
+        .unwrap();
+        assert_eq!(q.q, "housing damp");
+        assert_eq!(
+            q.filters,
+            vec![
+                (0, vec!["Health".into(), "MentalHealth".into()]),
+                (1, vec!["GB".into()])
+            ]
+        );
+        assert_eq!((q.limit, q.counts), (5, false));
+        assert!(parse_query(Some("colour=red")).unwrap_err().starts_with("colour"));
+        assert!(parse_query(Some("limit=1000")).unwrap_err().starts_with("limit"));
+        assert!(parse_query(Some("cursor=zz")).unwrap_err().starts_with("cursor"));
+        let c = ("café".to_owned(), 42);
+        assert_eq!(decode_cursor(&encode_cursor(&c)), Some(c));
+        assert_eq!(
+            words("Digital-inclusion, in LEEDS!"),
+            vec!["digital", "inclusion", "in", "leeds"]
+        );
+    }
+}

@@ -1,0 +1,157 @@
+//! The directory: one row per listable organisation (local or remote), with native full-text
+//! search (SQLite FTS5, PostgreSQL `tsvector` + GIN) behind one function.
+
+use super::{Db, StoreError, Tx};
+use crate::{on_db, on_tx};
+
+const COLUMNS: &str = "id, actor, org_id, handle, domain, profile_url, name, summary, kinds, themes, communities, \
+    places, place_names, ways, offers, languages, terms, website, listed_in, listed, sort_name, changed_at";
+
+/// A directory row. List fields are `;`-joined codes.
+#[derive(sqlx::FromRow, Clone, Debug, Default, PartialEq, Eq)]
+pub struct Entry {
+    /// Row id (0 before insertion).
+    pub id: i64,
+    /// Actor id URL.
+    pub actor: String,
+    /// The local organisation, if local.
+    pub org_id: Option<i64>,
+    /// Handle (preferredUsername).
+    pub handle: String,
+    /// `host[:port]` of the home instance.
+    pub domain: String,
+    /// Profile page on the home instance.
+    pub profile_url: String,
+    /// Display name.
+    pub name: String,
+    /// Plain-text summary.
+    pub summary: String,
+    /// Kinds.
+    pub kinds: String,
+    /// Themes.
+    pub themes: String,
+    /// Communities served.
+    pub communities: String,
+    /// Place codes (countries implied by subdivisions are not repeated here).
+    pub places: String,
+    /// Free-text place names and the names of coded places.
+    pub place_names: String,
+    /// Ways of working.
+    pub ways: String,
+    /// Offers.
+    pub offers: String,
+    /// Languages.
+    pub languages: String,
+    /// Labels of all of the above, for full-text search.
+    pub terms: String,
+    /// Website.
+    pub website: Option<String>,
+    /// `none`, `home`, `network` or `public`.
+    pub listed_in: String,
+    /// Shown in this instance's directory.
+    pub listed: bool,
+    /// Lowercased name for ordering.
+    pub sort_name: String,
+    /// Last change (ms): how other processes' index copies find changes.
+    pub changed_at: i64,
+}
+
+/// Inserts or replaces the row of an actor inside `tx`; returns its id.
+pub async fn upsert(tx: &mut Tx, e: &Entry) -> Result<i64, StoreError> {
+    let sql = "insert into directory (actor, org_id, handle, domain, profile_url, name, summary, kinds, themes, communities, \
+        places, place_names, ways, offers, languages, terms, website, listed_in, listed, sort_name, changed_at) \
+        values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21) \
+        on conflict (actor) do update set org_id = excluded.org_id, handle = excluded.handle, domain = excluded.domain, \
+        profile_url = excluded.profile_url, name = excluded.name, summary = excluded.summary, kinds = excluded.kinds, \
+        themes = excluded.themes, communities = excluded.communities, places = excluded.places, \
+        place_names = excluded.place_names, ways = excluded.ways, offers = excluded.offers, languages = excluded.languages, \
+        terms = excluded.terms, website = excluded.website, listed_in = excluded.listed_in, listed = excluded.listed, \
+        sort_name = excluded.sort_name, changed_at = excluded.changed_at returning id";
+    let row: (i64,) = on_tx!(tx, conn => sqlx::query_as(sql)
+        .bind(&e.actor).bind(e.org_id).bind(&e.handle).bind(&e.domain).bind(&e.profile_url).bind(&e.name)
+        .bind(&e.summary).bind(&e.kinds).bind(&e.themes).bind(&e.communities).bind(&e.places).bind(&e.place_names)
+        .bind(&e.ways).bind(&e.offers).bind(&e.languages).bind(&e.terms).bind(&e.website).bind(&e.listed_in)
+        .bind(e.listed).bind(&e.sort_name).bind(e.changed_at)
+        .fetch_one(conn).await)?;
+    Ok(row.0)
+}
+
+/// Takes an actor out of the directory (consent withdrawn, actor deleted).
+pub async fn unlist(tx: &mut Tx, actor: &str, now: i64) -> Result<(), StoreError> {
+    on_tx!(tx, conn => sqlx::query("update directory set listed = false, listed_in = 'none', changed_at = $1 where actor = $2")
+        .bind(now).bind(actor).execute(conn).await.map(|r| r.rows_affected()))?;
+    Ok(())
+}
+
+/// Rows changed at or after `since` (ms), oldest first.
+pub async fn changed_since(db: &Db, since: i64) -> Result<Vec<Entry>, StoreError> {
+    let sql = format!("select {COLUMNS} from directory where changed_at >= $1 order by changed_at, id");
+    Ok(on_db!(db, pool => sqlx::query_as(&sql).bind(since).fetch_all(pool).await)?)
+}
+
+/// The latest change (ms), if any row exists.
+pub async fn last_change(db: &Db) -> Result<Option<i64>, StoreError> {
+    let row: (Option<i64>,) =
+        on_db!(db, pool => sqlx::query_as("select max(changed_at) from directory").fetch_one(pool).await)?;
+    Ok(row.0)
+}
+
+/// Rows by id, in no particular order.
+pub async fn by_ids(db: &Db, ids: &[i64]) -> Result<Vec<Entry>, StoreError> {
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    match db {
+        Db::Sqlite(pool) => {
+            let sql = format!("select {COLUMNS} from directory where id in (select value from json_each($1))");
+            Ok(sqlx::query_as(&sql)
+                .bind(serde_json::to_string(ids).unwrap_or_default())
+                .fetch_all(pool)
+                .await?)
+        }
+        Db::Postgres(pool) => {
+            let sql = format!("select {COLUMNS} from directory where id = any($1)");
+            Ok(sqlx::query_as(&sql).bind(ids).fetch_all(pool).await?)
+        }
+    }
+}
+
+/// The row of a local organisation.
+pub async fn of_org(db: &Db, org_id: i64) -> Result<Option<Entry>, StoreError> {
+    let sql = format!("select {COLUMNS} from directory where org_id = $1");
+    Ok(on_db!(db, pool => sqlx::query_as(&sql).bind(org_id).fetch_optional(pool).await)?)
+}
+
+/// Local organisations' rows (all, or only those listed in public or network reach), by name.
+pub async fn local(db: &Db, listed_only: bool) -> Result<Vec<Entry>, StoreError> {
+    let sql = format!(
+        "select {COLUMNS} from directory where org_id is not null and ($1 = false or listed_in in ('home', 'network', 'public')) \
+         order by sort_name, id"
+    );
+    Ok(on_db!(db, pool => sqlx::query_as(&sql).bind(listed_only).fetch_all(pool).await)?)
+}
+
+/// Ids of rows whose text matches every word (prefix match), natively on each backend.
+/// `words` must be lowercase letters and digits only.
+pub async fn text_matches(db: &Db, words: &[String]) -> Result<Vec<i64>, StoreError> {
+    if words.is_empty() {
+        return Ok(Vec::new());
+    }
+    let rows: Vec<(i64,)> = match db {
+        Db::Sqlite(pool) => {
+            let query = words.iter().map(|w| format!("\"{w}\"*")).collect::<Vec<_>>().join(" ");
+            sqlx::query_as("select rowid from directory_fts where directory_fts match $1")
+                .bind(query)
+                .fetch_all(pool)
+                .await?
+        }
+        Db::Postgres(pool) => {
+            let query = words.iter().map(|w| format!("{w}:*")).collect::<Vec<_>>().join(" & ");
+            sqlx::query_as("select id from directory where search @@ to_tsquery('simple', $1)")
+                .bind(query)
+                .fetch_all(pool)
+                .await?
+        }
+    };
+    Ok(rows.into_iter().map(|r| r.0).collect())
+}
