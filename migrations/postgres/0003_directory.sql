@@ -34,3 +34,11 @@ CREATE TABLE directory (
 );
 CREATE INDEX directory_changed ON directory (changed_at);
 CREATE INDEX directory_search ON directory USING GIN (search);
+
+-- Bumped by every directory write, so each process's in-memory index notices changes made
+-- elsewhere even within the same millisecond.
+CREATE TABLE directory_state (
+    id      INTEGER PRIMARY KEY,
+    version BIGINT NOT NULL
+);
+INSERT INTO directory_state (id, version) VALUES (1, 0);

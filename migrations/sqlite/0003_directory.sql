@@ -44,3 +44,11 @@ CREATE TRIGGER directory_au AFTER UPDATE ON directory BEGIN
     INSERT INTO directory_fts (directory_fts, rowid, name, summary, terms) VALUES ('delete', old.id, old.name, old.summary, old.terms);
     INSERT INTO directory_fts (rowid, name, summary, terms) VALUES (new.id, new.name, new.summary, new.terms);
 END;
+
+-- Bumped by every directory write, so each process's in-memory index notices changes made
+-- elsewhere even within the same millisecond.
+CREATE TABLE directory_state (
+    id      INTEGER PRIMARY KEY,
+    version BIGINT NOT NULL
+);
+INSERT INTO directory_state (id, version) VALUES (1, 0);

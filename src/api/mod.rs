@@ -52,6 +52,7 @@ pub fn router() -> Router<AppState> {
         .route("/admin/deliveries", get(admin::deliveries));
     Router::new()
         .nest("/api/understory/v1", v1)
+        .route("/api/v1/directory", get(directory::mastodon))
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
 }
 

@@ -31,13 +31,24 @@ pub const MAX_QUERY_WORDS: usize = 8;
 
 /// The facet index and how far it has read the directory table.
 pub struct DirectoryIndex {
-    inner: Mutex<(FacetIndex, Option<i64>)>,
+    inner: Mutex<Indexed>,
+}
+
+/// The index with the version and latest change time it has read up to.
+struct Indexed {
+    index: FacetIndex,
+    version: Option<i64>,
+    changed_at: Option<i64>,
 }
 
 impl Default for DirectoryIndex {
     fn default() -> Self {
         Self {
-            inner: Mutex::new((FacetIndex::new(), None)),
+            inner: Mutex::new(Indexed {
+                index: FacetIndex::new(),
+                version: None,
+                changed_at: None,
+            }),
         }
     }
 }
@@ -182,17 +193,18 @@ fn index_doc(e: &Entry, vocab: &Vocab) -> Option<IndexDoc> {
 }
 
 /// Brings the index up to date with the directory table; returns the locked index.
-async fn fresh(state: &AppState) -> Result<tokio::sync::MutexGuard<'_, (FacetIndex, Option<i64>)>> {
+async fn fresh(state: &AppState) -> Result<tokio::sync::MutexGuard<'_, Indexed>> {
     let mut guard = state.directory.inner.lock().await;
-    let last = store::directory::last_change(&state.db).await?;
-    if last.is_some() && last > guard.1 {
-        let since = guard.1.map_or(i64::MIN, |s| s - REFRESH_OVERLAP_MS);
+    let (version, last) = store::directory::version(&state.db).await?;
+    if guard.version != Some(version) {
+        let since = guard.changed_at.map_or(i64::MIN, |s| s - REFRESH_OVERLAP_MS);
         for e in store::directory::changed_since(&state.db, since).await? {
             if let Some(doc) = index_doc(&e, &state.vocab) {
-                guard.0.put(doc);
+                guard.index.put(doc);
             }
         }
-        guard.1 = last;
+        guard.version = Some(version);
+        guard.changed_at = last.or(guard.changed_at);
     }
     Ok(guard)
 }
@@ -296,7 +308,7 @@ pub async fn search(state: &AppState, query: &Query) -> Result<Page> {
         Some(store::directory::text_matches(&state.db, &text).await?)
     };
     let mut guard = fresh(state).await?;
-    let index = &mut guard.0;
+    let index = &mut guard.index;
     let mut result = index.all();
     if let Some(ids) = text_ids {
         result &= ids

@@ -73,13 +73,21 @@ pub async fn upsert(tx: &mut Tx, e: &Entry) -> Result<i64, StoreError> {
         .bind(&e.ways).bind(&e.offers).bind(&e.languages).bind(&e.terms).bind(&e.website).bind(&e.listed_in)
         .bind(e.listed).bind(&e.sort_name).bind(e.changed_at)
         .fetch_one(conn).await)?;
+    bump(tx).await?;
     Ok(row.0)
+}
+
+async fn bump(tx: &mut Tx) -> Result<(), StoreError> {
+    on_tx!(tx, conn => sqlx::query("update directory_state set version = version + 1 where id = 1")
+        .execute(conn).await.map(|r| r.rows_affected()))?;
+    Ok(())
 }
 
 /// Takes an actor out of the directory (consent withdrawn, actor deleted).
 pub async fn unlist(tx: &mut Tx, actor: &str, now: i64) -> Result<(), StoreError> {
     on_tx!(tx, conn => sqlx::query("update directory set listed = false, listed_in = 'none', changed_at = $1 where actor = $2")
         .bind(now).bind(actor).execute(conn).await.map(|r| r.rows_affected()))?;
+    bump(tx).await?;
     Ok(())
 }
 
@@ -89,11 +97,11 @@ pub async fn changed_since(db: &Db, since: i64) -> Result<Vec<Entry>, StoreError
     Ok(on_db!(db, pool => sqlx::query_as(&sql).bind(since).fetch_all(pool).await)?)
 }
 
-/// The latest change (ms), if any row exists.
-pub async fn last_change(db: &Db) -> Result<Option<i64>, StoreError> {
-    let row: (Option<i64>,) =
-        on_db!(db, pool => sqlx::query_as("select max(changed_at) from directory").fetch_one(pool).await)?;
-    Ok(row.0)
+/// The directory's version (bumped by every write) and its latest change time (ms).
+pub async fn version(db: &Db) -> Result<(i64, Option<i64>), StoreError> {
+    Ok(on_db!(db, pool => sqlx::query_as(
+        "select s.version, (select max(changed_at) from directory) from directory_state s where s.id = 1")
+        .fetch_one(pool).await)?)
 }
 
 /// Rows by id, in no particular order.

@@ -4,6 +4,7 @@
 
 mod accounts;
 mod delivery;
+mod directory;
 mod discovery;
 mod federation;
 mod helpers;
