@@ -451,3 +451,51 @@ async fn mail_reaches_a_local_smtp_sink() {
     let messages = sink.messages.lock().unwrap();
     assert!(messages[1].contains("asks to follow"), "{}", messages[1]);
 }
+
+#[tokio::test]
+async fn staff_read_and_replace_the_profile_through_the_api() {
+    let app = TestApp::spawn().await;
+    let s = &app.state;
+    app.create_org("acme").await;
+    app.create_org("other").await;
+    accounts::create_user(s, &Who::Cli, "ed@example.org", false, Some(("acme", Role::Editor)))
+        .await
+        .unwrap();
+    let (_, secret) = tokens::create(s, &Who::Cli, "ed@example.org", &Scope::Org("acme".into()), None)
+        .await
+        .unwrap();
+    let ed = Api {
+        app: &app,
+        token: secret,
+    };
+    let doc = json!({"name": "Acme Aid", "summary": "Advice", "listed_in": "public", "themes": ["Health"], "places": ["GB"],
+        "kinds": ["charity"], "offers": [{"code": "advisory", "capacity": "open"}]});
+    let (status, body) = ed.call(Method::PUT, "/orgs/acme/profile", Some(doc)).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["themes"], json!(["Health"]));
+    let (status, body) = ed.call(Method::GET, "/orgs/acme/profile", None).await;
+    assert_eq!((status, body["discoverable"].as_bool()), (200, Some(true)));
+    let (status, body) = ed
+        .call(
+            Method::PUT,
+            "/orgs/acme/profile",
+            Some(json!({"themes": ["no spaces allowed"], "website": "nope"})),
+        )
+        .await;
+    assert_eq!(status, 400);
+    let message = body["error"].as_str().unwrap();
+    assert!(
+        message.contains("themes[0]") && message.contains("website"),
+        "{message}"
+    );
+    let (_, body) = ed.call(Method::GET, "/orgs/acme/profile", None).await;
+    assert_eq!(body["themes"], json!(["Health"]), "nothing saved half-way");
+    assert_eq!(
+        ed.call(Method::PUT, "/orgs/other/profile", Some(json!({"themes": ["Health"]})))
+            .await
+            .0,
+        403
+    );
+    let (_, log) = ed.call(Method::GET, "/orgs/acme/profile", None).await;
+    assert_eq!(log["name"], "Acme Aid");
+}

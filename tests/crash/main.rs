@@ -364,3 +364,77 @@ fn an_operator_bootstraps_accounts_from_the_cli() {
         "{all}"
     );
 }
+
+#[test]
+fn profiles_import_and_export_from_the_cli() {
+    let instance = Instance::new();
+    let fails = |args: &[&str], expect: &str| {
+        let out = instance.command(args).output().unwrap();
+        assert!(!out.status.success(), "{args:?} should fail");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.contains(expect), "{args:?}: {err}");
+        err.into_owned()
+    };
+    instance.run(&["org", "create", "acme", "--name", "Acme"]);
+    instance.run(&["org", "edit", "acme", "--listed-in", "network", "--indexable", "true"]);
+    fails(&["org", "edit", "acme", "--listed-in", "galaxy"], "listed_in");
+    fails(
+        &["org", "edit", "acme", "--listed-in", "home", "--discoverable", "true"],
+        "cannot be used with",
+    );
+    instance.run(&["org", "edit", "acme", "--discoverable", "true"]);
+
+    let dir = instance.dir.path();
+    let toml = dir.join("profile.toml");
+    std::fs::write(
+        &toml,
+        "summary = \"Tenant-led housing advice\"\nkinds = [\"community-group\"]\nthemes = [\"HousingAndHomelessness\"]\n\
+         places = [\"GB-MAN\", \"Salford\"]\nlanguages = [\"en\"]\nwebsite = \"https://acme.example\"\n\
+         [[offers]]\ncode = \"co-design\"\nterms = \"paid\"\n",
+    )
+    .unwrap();
+    instance.run(&["org", "import-profile", "acme", toml.to_str().unwrap()]);
+    let bad = dir.join("bad.json");
+    std::fs::write(&bad, r#"{"themes": ["not a tag"], "kinds": ["alien"]}"#).unwrap();
+    let err = fails(&["org", "import-profile", "acme", bad.to_str().unwrap()], "themes[0]");
+    assert!(err.contains("kinds[0]"), "{err}");
+
+    let csv = dir.join("orgs.csv");
+    std::fs::write(
+        &csv,
+        "handle,name,summary,kind,themes,places,ways_of_working,offers,languages,website,identifiers,discoverable\n\
+         one,One,,charity,Health,GB,,,en,,,true\n\
+         two,Two,,alien,Health,GB,,,en,,,true\n\
+         three,Three,,ngo,Health;MentalHealth,FR;Lyon,,advisory,fr,,,false\n",
+    )
+    .unwrap();
+    let err = fails(
+        &["org", "import", csv.to_str().unwrap()],
+        "line 3: kind[0]: unknown code",
+    );
+    assert!(err.contains("nothing was imported"), "{err}");
+    assert!(
+        !instance.run(&["org", "list"]).contains("one\t"),
+        "nothing imported while a row is bad"
+    );
+    let out = instance.run(&["org", "import", csv.to_str().unwrap(), "--skip-invalid"]);
+    assert!(out.contains("imported 2 organisations"), "{out}");
+
+    let exported = instance.run(&["org", "export", "--format", "csv"]);
+    assert!(exported.starts_with(
+        "handle,name,summary,kind,themes,places,ways_of_working,offers,languages,website,identifiers,discoverable"
+    ));
+    assert!(
+        exported.contains("\nthree,Three,,ngo,Health;MentalHealth,FR;Lyon,,advisory,fr,,,false,"),
+        "the CLI export includes unlisted organisations:\n{exported}"
+    );
+    assert!(
+        exported.contains("acme,Acme,Tenant-led housing advice,community-group,HousingAndHomelessness,GB-MAN;Salford"),
+        "{exported}"
+    );
+    let ld: serde_json::Value = serde_json::from_str(&instance.run(&["org", "export", "--format", "jsonld"])).unwrap();
+    assert_eq!(ld["@graph"].as_array().unwrap().len(), 3);
+    let hsds: serde_json::Value = serde_json::from_str(&instance.run(&["org", "export", "--format", "hsds"])).unwrap();
+    assert_eq!(hsds.as_array().unwrap().len(), 3);
+    fails(&["org", "export", "--format", "xml"], "csv, jsonld or hsds");
+}
