@@ -140,26 +140,27 @@ pub async fn local(db: &Db, listed_only: bool) -> Result<Vec<Entry>, StoreError>
 }
 
 /// Ids of rows whose text matches every word (prefix match), natively on each backend.
-/// `words` must be lowercase letters and digits only.
+/// `words` must be lowercase letters and digits only. The ids come back as one aggregated
+/// string: one row instead of tens of thousands keeps broad queries fast.
 pub async fn text_matches(db: &Db, words: &[String]) -> Result<Vec<i64>, StoreError> {
     if words.is_empty() {
         return Ok(Vec::new());
     }
-    let rows: Vec<(i64,)> = match db {
+    let (ids,): (Option<String>,) = match db {
         Db::Sqlite(pool) => {
             let query = words.iter().map(|w| format!("\"{w}\"*")).collect::<Vec<_>>().join(" ");
-            sqlx::query_as("select rowid from directory_fts where directory_fts match $1")
+            sqlx::query_as("select group_concat(rowid) from directory_fts where directory_fts match $1")
                 .bind(query)
-                .fetch_all(pool)
+                .fetch_one(pool)
                 .await?
         }
         Db::Postgres(pool) => {
             let query = words.iter().map(|w| format!("{w}:*")).collect::<Vec<_>>().join(" & ");
-            sqlx::query_as("select id from directory where search @@ to_tsquery('simple', $1)")
+            sqlx::query_as("select string_agg(id::text, ',') from directory where search @@ to_tsquery('simple', $1)")
                 .bind(query)
-                .fetch_all(pool)
+                .fetch_one(pool)
                 .await?
         }
     };
-    Ok(rows.into_iter().map(|r| r.0).collect())
+    Ok(ids.unwrap_or_default().split(',').filter_map(|i| i.parse().ok()).collect())
 }
