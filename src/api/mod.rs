@@ -40,8 +40,7 @@ pub fn router() -> Router<AppState> {
             put(orgs::edit_update).delete(orgs::delete_update),
         )
         .route("/orgs/{handle}/followers", get(orgs::followers))
-        .route("/orgs/{handle}/followers/approve", post(orgs::approve))
-        .route("/orgs/{handle}/followers/reject", post(orgs::reject))
+        .route("/orgs/{handle}/followers/{decision}", post(orgs::answer))
         .route("/orgs/{handle}/members", get(orgs::members).post(orgs::invite))
         .route("/orgs/{handle}/members/{email}", delete(orgs::remove_member))
         .route("/orgs/{handle}/audit", get(orgs::audit))

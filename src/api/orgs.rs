@@ -225,27 +225,20 @@ pub struct FollowerBody {
     actor: String,
 }
 
-/// `POST /orgs/{handle}/followers/approve`.
-pub async fn approve(
+/// `POST /orgs/{handle}/followers/approve` and `.../reject`.
+pub async fn answer(
     State(state): State<AppState>,
     bearer: Bearer,
-    Path(handle): Path<String>,
+    Path((handle, decision)): Path<(String, String)>,
     ApiJson(body): ApiJson<FollowerBody>,
 ) -> Result<StatusCode, AppError> {
+    let accept = match decision.as_str() {
+        "approve" => true,
+        "reject" => false,
+        _ => return Err(service::Error::NotFound(format!("/followers/{decision}")).into()),
+    };
     authorised(&state, &bearer, &handle, Role::Editor).await?;
-    service::follows::answer(&state, &bearer.who(), &handle, &body.actor, true).await?;
-    Ok(StatusCode::NO_CONTENT)
-}
-
-/// `POST /orgs/{handle}/followers/reject`.
-pub async fn reject(
-    State(state): State<AppState>,
-    bearer: Bearer,
-    Path(handle): Path<String>,
-    ApiJson(body): ApiJson<FollowerBody>,
-) -> Result<StatusCode, AppError> {
-    authorised(&state, &bearer, &handle, Role::Editor).await?;
-    service::follows::answer(&state, &bearer.who(), &handle, &body.actor, false).await?;
+    service::follows::answer(&state, &bearer.who(), &handle, &body.actor, accept).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 

@@ -51,6 +51,15 @@ fn defined_term(set: &str, code: &str, label: &str) -> Value {
     json!({"type": "https://schema.org/DefinedTerm", "name": label, "termCode": code, "inDefinedTermSet": vocab_iri(set)})
 }
 
+fn defined_terms(set: &str, codes: &[String], terms: &crate::domain::vocab::Terms) -> Value {
+    json!(
+        codes
+            .iter()
+            .map(|c| defined_term(set, c, terms.label(c)))
+            .collect::<Vec<_>>()
+    )
+}
+
 fn tag_link(urls: &Urls, theme: &str) -> String {
     format!(
         "<a href=\"{}{}\" class=\"mention hashtag\" rel=\"tag\">#<span>{}</span></a>",
@@ -155,13 +164,7 @@ pub fn structured(profile: &Profile, vocab: &Vocab, listed_in: &str) -> Map<Stri
     };
     put(
         "understory:organizationKind",
-        json!(
-            profile
-                .kinds
-                .iter()
-                .map(|k| defined_term("kinds", k, vocab.kinds.label(k)))
-                .collect::<Vec<_>>()
-        ),
+        defined_terms("kinds", &profile.kinds, &vocab.kinds),
     );
     put(
         "knowsAbout",
@@ -185,23 +188,11 @@ pub fn structured(profile: &Profile, vocab: &Vocab, listed_in: &str) -> Map<Stri
     );
     put(
         "understory:communitiesServed",
-        json!(
-            profile
-                .communities
-                .iter()
-                .map(|c| defined_term("communities", c, vocab.communities.label(c)))
-                .collect::<Vec<_>>()
-        ),
+        defined_terms("communities", &profile.communities, &vocab.communities),
     );
     put(
         "understory:waysOfWorking",
-        json!(
-            profile
-                .ways_of_working
-                .iter()
-                .map(|w| defined_term("ways", w, vocab.ways.label(w)))
-                .collect::<Vec<_>>()
-        ),
+        defined_terms("ways", &profile.ways_of_working, &vocab.ways),
     );
     put(
         "areaServed",

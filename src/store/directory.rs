@@ -162,5 +162,9 @@ pub async fn text_matches(db: &Db, words: &[String]) -> Result<Vec<i64>, StoreEr
                 .await?
         }
     };
-    Ok(ids.unwrap_or_default().split(',').filter_map(|i| i.parse().ok()).collect())
+    Ok(ids
+        .unwrap_or_default()
+        .split(',')
+        .filter_map(|i| i.parse().ok())
+        .collect())
 }
