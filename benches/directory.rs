@@ -103,6 +103,9 @@ const WAYS: [&str; 6] = [
 ];
 const LANGS: [&str; 5] = ["en", "en", "fr", "cy", "pl"];
 
+/// Makes the query string of one benchmark query.
+type QueryMaker = Box<dyn Fn(&mut Rng) -> String>;
+
 /// A small deterministic generator (xorshift), so every run generates the same data.
 struct Rng(u64);
 impl Rng {
@@ -263,7 +266,7 @@ async fn main() {
         .min_by_key(|i| (theme_counts[*i] as i64 - n as i64 / 10).abs())
         .unwrap();
     let mut rng = Rng(42);
-    let kinds: [(&str, Box<dyn Fn(&mut Rng) -> String>); 4] = [
+    let kinds: [(&str, QueryMaker); 4] = [
         ("country facet", Box::new(|_| "place=GB".to_owned())),
         ("one theme", Box::new(move |_| format!("theme={}", THEMES[tenth]))),
         (
