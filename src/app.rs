@@ -119,6 +119,10 @@ impl App {
                 "delivery",
                 tokio::spawn(delivery::worker::run(self.state.clone(), workers.child_token())),
             ));
+            handles.push((
+                "peering",
+                tokio::spawn(service::peering::run_worker(self.state.clone(), workers.child_token())),
+            ));
             if service::mail::enabled(&self.state) {
                 handles.push((
                     "mail",

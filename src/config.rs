@@ -60,6 +60,7 @@ struct FileConfig {
     smtp_url: Option<String>,
     smtp_from: Option<String>,
     vocab_dir: Option<String>,
+    peering_policy: Option<String>,
 }
 
 /// The instance's settings, resolved from defaults, the file and the environment.
@@ -81,6 +82,8 @@ pub struct Config {
     pub smtp_from: String,
     /// Directory of vocabulary CSV files that add or rename terms.
     pub vocab_dir: Option<std::path::PathBuf>,
+    /// How peering requests are answered: `open`, `approval` or `closed`.
+    pub peering_policy: String,
 }
 
 /// A setting that could not be used; the message names it.
@@ -151,7 +154,16 @@ impl Config {
                 public_url.host_str().unwrap_or("localhost")
             )
         });
+        let peering_policy = env("UNDERSTORY_PEERING_POLICY")
+            .or(file.peering_policy)
+            .unwrap_or_else(|| "approval".into());
+        if !matches!(peering_policy.as_str(), "open" | "approval" | "closed") {
+            return Err(ConfigError(format!(
+                "UNDERSTORY_PEERING_POLICY: {peering_policy:?} must be open, approval or closed"
+            )));
+        }
         Ok(Self {
+            peering_policy,
             public_url,
             bind: bind
                 .parse()
@@ -249,6 +261,7 @@ impl fmt::Debug for Config {
             .field("smtp_url", &self.smtp_url.as_deref().map(redact_url))
             .field("smtp_from", &self.smtp_from)
             .field("vocab_dir", &self.vocab_dir)
+            .field("peering_policy", &self.peering_policy)
             .finish()
     }
 }

@@ -3,6 +3,7 @@
 
 mod admin;
 mod open_data;
+mod peer;
 
 use std::path::PathBuf;
 
@@ -46,6 +47,12 @@ pub enum Command {
     Org(OrgCommand),
     /// Show the delivery queue: pending deliveries and failing instances.
     Deliveries,
+    /// Peer directories with other Understory instances.
+    #[command(subcommand)]
+    Peer(peer::PeerCommand),
+    /// Block or unblock whole domains.
+    #[command(subcommand)]
+    Domain(peer::DomainCommand),
     /// Manage staff accounts and operators.
     #[command(subcommand)]
     Admin(admin::AdminCommand),
@@ -207,6 +214,8 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Serve => serve(config).await,
         Command::Org(cmd) => org(&open(config).await?, cmd).await,
         Command::Admin(cmd) => admin::admin(&open(config).await?, cmd).await,
+        Command::Peer(cmd) => peer::peer(&open(config).await?, cmd).await,
+        Command::Domain(cmd) => peer::domain(&open(config).await?, cmd).await,
         Command::Token(cmd) => admin::token(&open(config).await?, cmd).await,
         Command::Audit { org, limit } => admin::audit(&open(config).await?, org.as_deref(), limit).await,
         Command::Deliveries => {

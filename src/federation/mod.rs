@@ -4,6 +4,8 @@
 pub mod actors;
 pub mod inbox;
 pub mod nodeinfo;
+pub mod peering;
+pub mod signature;
 pub mod webfinger;
 
 use axum::{
@@ -35,6 +37,8 @@ pub fn router() -> Router<AppState> {
         .route("/api/v2/instance", get(nodeinfo::instance_v2))
         .route("/api/v1/instance/peers", get(nodeinfo::peers))
         .route("/actor", get(actors::instance_actor))
+        .route("/actor/directory", get(peering::directory))
+        .route("/api/understory/v1/peers", get(peering::list))
         .route("/orgs/{handle}", get(actors::org))
         .route("/orgs/{handle}/outbox", get(actors::outbox))
         .route("/orgs/{handle}/followers", get(actors::followers))

@@ -59,15 +59,20 @@ impl HttpClient {
         let mut current = url.clone();
         for _ in 0..=MAX_REDIRECTS {
             self.check_url(&current).await?;
-            let mut request = self.fetch_client().get(current.clone()).header(header::ACCEPT, accept);
-            if let Some(s) = signer {
-                let headers = sign_get(s.key, s.key_id, &current, accept, now_ms).map_err(|e| NetError::Invalid {
-                    url: current.to_string(),
-                    reason: e.to_string(),
-                })?;
-                for (name, value) in headers {
-                    request = request.header(name, value);
+            let mut request = self.fetch_client().get(current.clone());
+            match signer {
+                Some(s) => {
+                    // The signed headers include `accept`; adding it twice would break the signature.
+                    let headers =
+                        sign_get(s.key, s.key_id, &current, accept, now_ms).map_err(|e| NetError::Invalid {
+                            url: current.to_string(),
+                            reason: e.to_string(),
+                        })?;
+                    for (name, value) in headers {
+                        request = request.header(name, value);
+                    }
                 }
+                None => request = request.header(header::ACCEPT, accept),
             }
             let response = request.send().await.map_err(|source| NetError::Transport {
                 url: current.to_string(),

@@ -159,6 +159,55 @@ pub async fn sync_remote(tx: &mut Tx, state: &AppState, actor: &RemoteActor, doc
     Ok(())
 }
 
+/// Writes the row of an organisation a peer lists, from its profile document (no key needed):
+/// listed when its `understory:listedIn` is `network` or `public`, or it is `discoverable`.
+pub async fn sync_item(tx: &mut Tx, state: &AppState, doc: &Value) -> Result<()> {
+    let id = doc
+        .get("id")
+        .and_then(Value::as_str)
+        .ok_or_else(|| super::Error::Invalid("profile has no id".into()))?;
+    let url = url::Url::parse(id).map_err(|_| super::Error::Invalid("profile id is not a URL".into()))?;
+    let domain =
+        crate::config::authority_of(&url).ok_or_else(|| super::Error::Invalid("profile id has no host".into()))?;
+    let listed_in = doc.get("understory:listedIn").and_then(Value::as_str).unwrap_or("none");
+    let discoverable = doc.get("discoverable").and_then(Value::as_bool).unwrap_or(false);
+    let listed = matches!(listed_in, "network" | "public") || discoverable;
+    let text = |k: &str| doc.get(k).and_then(Value::as_str).unwrap_or("");
+    let handle = text("preferredUsername");
+    let profile_url = doc
+        .get("url")
+        .and_then(Value::as_str)
+        .filter(|u| {
+            url::Url::parse(u)
+                .ok()
+                .and_then(|u| crate::config::authority_of(&u))
+                .as_deref()
+                == Some(domain.as_str())
+        })
+        .unwrap_or(id);
+    let profile = crate::protocol::profile::parse_remote(doc, &state.vocab);
+    let base = Entry {
+        actor: id.to_owned(),
+        org_id: None,
+        handle: crate::domain::html::plain_name(handle),
+        domain,
+        profile_url: profile_url.to_owned(),
+        name: crate::domain::html::plain_name(if text("name").is_empty() { handle } else { text("name") }),
+        summary: crate::domain::html::plain_name_long(text("summary")),
+        listed_in: if listed { "network".into() } else { "none".into() },
+        listed,
+        changed_at: state.clock.now_ms(),
+        ..Entry::default()
+    };
+    if store::directory::is_local_actor(&state.db, id).await? {
+        return Err(super::Error::Forbidden(
+            "a peer cannot replace a local organisation".into(),
+        ));
+    }
+    store::directory::upsert(tx, &entry_of(&profile, &state.vocab, base)).await?;
+    Ok(())
+}
+
 fn index_doc(e: &Entry, vocab: &Vocab) -> Option<IndexDoc> {
     let id = u32::try_from(e.id).ok()?;
     let mut values: Vec<(usize, String)> = Vec::new();

@@ -30,6 +30,10 @@ pub enum Outcome {
     Ignored,
 }
 
+fn is_actor(object: &Value) -> bool {
+    type_of(object).is_some_and(|t| crate::protocol::actor::ACTOR_TYPES.contains(&t))
+}
+
 fn host_of(url: &str) -> Option<String> {
     Url::parse(url).ok().as_ref().and_then(authority_of)
 }
@@ -57,12 +61,36 @@ pub async fn receive(state: &AppState, activity: &Value, signer: &RemoteActor) -
     let object = activity
         .get("object")
         .ok_or_else(|| Error::Invalid("activity has no object".into()));
+    if store::peers::is_blocked(&state.db, &signer.domain).await? {
+        return Err(Error::Forbidden(format!(
+            "{} is blocked on this instance",
+            signer.domain
+        )));
+    }
+    let instance = state.urls.instance_actor();
+    let peer_directory = matches!(kind, "Add" | "Update" | "Remove")
+        && object
+            .as_ref()
+            .is_ok_and(|o| id_of(o) != Some(signer.ap_id.as_str()) && (kind == "Remove" || is_actor(o)))
+        && super::peering::replicated_peer(state, signer).await?;
     let mut tx = state.db.begin().await?;
     if !store::inbox::first_sight(&mut tx, id, state.clock.now_ms()).await? {
         return Ok(Outcome::Duplicate);
     }
     let outcome = match kind {
+        _ if peer_directory => super::peering::on_directory_activity(&mut tx, state, kind, object?, signer).await?,
+        "Follow" if object.as_ref().is_ok_and(|o| id_of(o) == Some(instance.as_str())) => {
+            super::peering::on_follow(&mut tx, state, activity, signer).await?
+        }
         "Follow" => on_follow(&mut tx, state, activity, object?, signer).await?,
+        "Undo"
+            if object.as_ref().is_ok_and(|o| {
+                type_of(o) == Some("Follow") && o.get("object").and_then(id_of) == Some(instance.as_str())
+            }) =>
+        {
+            super::peering::on_undo_follow(&mut tx, state, signer).await?;
+            Outcome::Processed
+        }
         "Undo" => on_undo(&mut tx, state, object?, signer).await?,
         "Like" | "Announce" => on_interaction(&mut tx, state, id, kind, object?, signer).await?,
         "Create" => on_create(&mut tx, state, object?, signer).await?,
@@ -70,7 +98,9 @@ pub async fn receive(state: &AppState, activity: &Value, signer: &RemoteActor) -
         "Delete" => on_delete(&mut tx, state, object?, signer).await?,
         "Accept" | "Reject" => {
             let follow_id = id_of(object?).ok_or_else(|| Error::Invalid("Accept names no Follow".into()))?;
-            store::follows::answer_following(&mut tx, follow_id, signer.id, kind == "Accept").await?;
+            if !super::peering::on_answer(&mut tx, state, follow_id, signer, kind == "Accept").await? {
+                store::follows::answer_following(&mut tx, follow_id, signer.id, kind == "Accept").await?;
+            }
             Outcome::Processed
         }
         k if IGNORED.contains(&k) => Outcome::Ignored,

@@ -10,6 +10,7 @@ pub mod keys;
 pub mod mail;
 pub mod open_data;
 pub mod orgs;
+pub mod peering;
 pub mod posts;
 pub mod profiles;
 pub mod remote;

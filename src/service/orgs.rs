@@ -151,6 +151,7 @@ pub async fn edit(state: &AppState, who: &Who, handle: &str, edit: &ProfileEdit)
     };
     let key = keys::org_key(state, org.id).await?;
     let now = state.clock.now_ms().max(org.updated_at + 1);
+    let org_listed_in_before = org.listed_in.clone();
     let mut tx = state.db.begin().await?;
     store::orgs::update_profile(&mut tx, org.id, &change, now).await?;
     audit::record(
@@ -175,6 +176,7 @@ pub async fn edit(state: &AppState, who: &Who, handle: &str, edit: &ProfileEdit)
         ..org
     };
     super::directory::sync_org(&mut tx, state, &updated).await?;
+    super::peering::announce(&mut tx, state, &org_listed_in_before, &updated).await?;
     let actor = org_actor(&state.urls, &updated, key.public_pem(), &state.vocab);
     let id = state.urls.activity(&state.urls.org(handle), "updates", &token());
     let activity = activities::wrap("Update", &id, &state.urls.org(handle), &actor, None);

@@ -91,6 +91,28 @@ pub async fn unlist(tx: &mut Tx, actor: &str, now: i64) -> Result<(), StoreError
     Ok(())
 }
 
+/// Takes every organisation of a domain out of the directory (peering ended, domain blocked).
+pub async fn unlist_domain(tx: &mut Tx, domain: &str, now: i64) -> Result<(), StoreError> {
+    on_tx!(tx, conn => sqlx::query(
+        "update directory set listed = false, changed_at = $1 where domain = $2 and org_id is null and listed = true")
+        .bind(now).bind(domain).execute(conn).await.map(|r| r.rows_affected()))?;
+    bump(tx).await?;
+    Ok(())
+}
+
+/// Local organisations' rows changed after `(changed_at, id)`, in that order:
+/// `(row id, changed_at, org_id)`.
+pub async fn local_changed_after(
+    db: &Db,
+    changed_at: i64,
+    id: i64,
+    limit: i64,
+) -> Result<Vec<(i64, i64, i64)>, StoreError> {
+    let sql = "select id, changed_at, org_id from directory where org_id is not null \
+        and (changed_at > $1 or (changed_at = $1 and id > $2)) order by changed_at, id limit $3";
+    Ok(on_db!(db, pool => sqlx::query_as(sql).bind(changed_at).bind(id).bind(limit).fetch_all(pool).await)?)
+}
+
 /// Rows changed at or after `since` (ms), oldest first.
 pub async fn changed_since(db: &Db, since: i64) -> Result<Vec<Entry>, StoreError> {
     let sql = format!("select {COLUMNS} from directory where changed_at >= $1 order by changed_at, id");
@@ -122,6 +144,13 @@ pub async fn by_ids(db: &Db, ids: &[i64]) -> Result<Vec<Entry>, StoreError> {
             Ok(sqlx::query_as(&sql).bind(ids).fetch_all(pool).await?)
         }
     }
+}
+
+/// Whether the actor is one of this instance's own organisations.
+pub async fn is_local_actor(db: &Db, actor: &str) -> Result<bool, StoreError> {
+    let row: Option<(i64,)> = on_db!(db, pool => sqlx::query_as("select id from directory where actor = $1 and org_id is not null")
+        .bind(actor).fetch_optional(pool).await)?;
+    Ok(row.is_some())
 }
 
 /// The row of a local organisation.

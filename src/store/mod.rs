@@ -11,6 +11,7 @@ pub mod inbox;
 pub mod mail;
 pub mod orgs;
 pub mod outbox;
+pub mod peers;
 pub mod posts;
 pub mod settings;
 pub mod tokens;

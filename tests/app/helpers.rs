@@ -91,15 +91,20 @@ impl TestApp {
 
     /// An instance that sends mail through `smtp_url`.
     pub async fn spawn_with_mail(clock: Clock, smtp_url: &str) -> Self {
-        Self::spawn_full(clock, Some(smtp_url.to_owned())).await
+        Self::spawn_configured(clock, |c| c.smtp_url = Some(smtp_url.to_owned())).await
     }
 
     async fn spawn_full(clock: Clock, smtp_url: Option<String>) -> Self {
+        Self::spawn_configured(clock, move |c| c.smtp_url = smtp_url).await
+    }
+
+    /// An instance whose settings `configure` adjusts.
+    pub async fn spawn_configured(clock: Clock, configure: impl FnOnce(&mut Config)) -> Self {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let port = listener.local_addr().unwrap().port();
         let (db, dir) = fresh_db().await;
         let mut config = Config::for_url(&format!("http://localhost:{port}"), "sqlite::memory:").unwrap();
-        config.smtp_url = smtp_url;
+        configure(&mut config);
         let options = AppOptions {
             clock,
             keys: key_pool(),
@@ -123,6 +128,11 @@ impl TestApp {
 
     pub fn actor(&self, handle: &str) -> String {
         self.url(&format!("/orgs/{handle}"))
+    }
+
+    /// `host:port` of this instance.
+    pub fn domain(&self) -> String {
+        self.base.trim_start_matches("http://").to_owned()
     }
 
     pub fn acct(&self, handle: &str) -> String {
