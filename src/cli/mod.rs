@@ -53,6 +53,12 @@ pub enum Command {
     /// Block or unblock whole domains.
     #[command(subcommand)]
     Domain(peer::DomainCommand),
+    /// Add, hide and unhide directory entries.
+    #[command(subcommand)]
+    Directory(peer::DirectoryCommand),
+    /// Reports (Flag) received and sent.
+    #[command(subcommand)]
+    Report(peer::ReportCommand),
     /// Manage staff accounts and operators.
     #[command(subcommand)]
     Admin(admin::AdminCommand),
@@ -129,6 +135,20 @@ pub enum OrgCommand {
         /// csv, jsonld or hsds.
         #[arg(long, default_value = "csv")]
         format: String,
+    },
+    /// Prepare to receive an organisation moving here: list its old actor in alsoKnownAs.
+    Alias {
+        /// The organisation's handle (here).
+        handle: String,
+        /// The old actor's URL.
+        old_actor: String,
+    },
+    /// Move an organisation to another actor (which must list this one as an alias first).
+    Move {
+        /// The organisation's handle (here).
+        handle: String,
+        /// The new actor's URL.
+        new_actor: String,
     },
     /// List organisations.
     List,
@@ -216,6 +236,8 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Admin(cmd) => admin::admin(&open(config).await?, cmd).await,
         Command::Peer(cmd) => peer::peer(&open(config).await?, cmd).await,
         Command::Domain(cmd) => peer::domain(&open(config).await?, cmd).await,
+        Command::Directory(cmd) => peer::directory(&open(config).await?, cmd).await,
+        Command::Report(cmd) => peer::report(&open(config).await?, cmd).await,
         Command::Token(cmd) => admin::token(&open(config).await?, cmd).await,
         Command::Audit { org, limit } => admin::audit(&open(config).await?, org.as_deref(), limit).await,
         Command::Deliveries => {
@@ -328,6 +350,20 @@ async fn org(state: &AppState, cmd: OrgCommand) -> anyhow::Result<()> {
         }
         OrgCommand::Import { file, skip_invalid } => open_data::import(state, &file, skip_invalid).await?,
         OrgCommand::Export { format } => open_data::export(state, &format).await?,
+        OrgCommand::Alias { handle, old_actor } => {
+            service::moves::alias(state, who, &handle, &old_actor).await?;
+            println!(
+                "{} now lists {old_actor} as an earlier identity",
+                state.urls.org(&handle)
+            );
+        }
+        OrgCommand::Move { handle, new_actor } => {
+            service::moves::move_org(state, who, &handle, &new_actor).await?;
+            println!(
+                "{} moved to {new_actor}; followers are being told",
+                state.urls.org(&handle)
+            );
+        }
         OrgCommand::List => {
             for org in store::orgs::list(&state.db).await? {
                 println!("{}\t{}\t{}", org.handle, org.name, state.urls.org(&org.handle));

@@ -124,3 +124,108 @@ pub async fn domain(state: &AppState, cmd: DomainCommand) -> anyhow::Result<()> 
     }
     Ok(())
 }
+
+/// `understory directory ...`
+#[derive(Subcommand, Debug)]
+pub enum DirectoryCommand {
+    /// Add an actor of any software (user@domain or URL); listed only if `discoverable`.
+    Add {
+        /// user@domain or an actor URL.
+        target: String,
+    },
+    /// Keep an entry out of this instance's directory whatever it consents to.
+    Hide {
+        /// The actor URL.
+        actor: String,
+        /// Why (kept in the audit log).
+        #[arg(long, default_value = "")]
+        reason: String,
+    },
+    /// Lift a hide.
+    Unhide {
+        /// The actor URL.
+        actor: String,
+    },
+    /// List hidden entries.
+    Hidden,
+}
+
+/// `understory report ...`
+#[derive(Subcommand, Debug)]
+pub enum ReportCommand {
+    /// Reports received and sent, newest first.
+    List,
+    /// Report a remote actor to its instance (a `Flag` from our instance actor).
+    Send {
+        /// user@domain or an actor URL.
+        target: String,
+        /// What is wrong.
+        #[arg(long, default_value = "")]
+        comment: String,
+    },
+    /// Mark a report resolved.
+    Resolve {
+        /// The report's number (from `report list`).
+        id: i64,
+    },
+}
+
+/// Runs `understory directory ...`.
+pub async fn directory(state: &AppState, cmd: DirectoryCommand) -> anyhow::Result<()> {
+    let who = &Who::Cli;
+    match cmd {
+        DirectoryCommand::Add { target } => {
+            let (actor, listed) = crate::service::moderation::add(state, who, &target).await?;
+            let note = if listed {
+                "listed"
+            } else {
+                "stored, not listed: it is not discoverable"
+            };
+            println!("{} ({note})", actor.ap_id);
+        }
+        DirectoryCommand::Hide { actor, reason } => {
+            crate::service::moderation::hide(state, who, &actor, &reason).await?;
+            println!("hidden {actor}");
+        }
+        DirectoryCommand::Unhide { actor } => {
+            crate::service::moderation::unhide(state, who, &actor).await?;
+            println!("unhidden {actor}");
+        }
+        DirectoryCommand::Hidden => {
+            for (actor, reason, at) in store::directory::hidden(&state.db).await? {
+                println!("{actor}\t{}\t{reason}", rfc3339(at));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Runs `understory report ...`.
+pub async fn report(state: &AppState, cmd: ReportCommand) -> anyhow::Result<()> {
+    let who = &Who::Cli;
+    match cmd {
+        ReportCommand::List => {
+            for r in store::reports::list(&state.db).await? {
+                let status = if r.resolved_at.is_some() { "resolved" } else { "open" };
+                println!(
+                    "{}\t{}\t{status}\t{}\tby {}\tabout {}\t{}",
+                    r.id,
+                    r.direction,
+                    rfc3339(r.created_at),
+                    r.reporter,
+                    r.target,
+                    r.content
+                );
+            }
+        }
+        ReportCommand::Send { target, comment } => {
+            let id = crate::service::moderation::send(state, who, &target, &comment).await?;
+            println!("report sent: {id}");
+        }
+        ReportCommand::Resolve { id } => {
+            crate::service::moderation::resolve(state, who, id).await?;
+            println!("resolved report {id}");
+        }
+    }
+    Ok(())
+}

@@ -51,6 +51,13 @@ pub fn org_actor(urls: &Urls, org: &Org, public_key_pem: &str, vocab: &Vocab) ->
         "publicKey": {"id": format!("{id}#main-key"), "owner": id, "publicKeyPem": public_key_pem},
     });
     if let Some(map) = actor.as_object_mut() {
+        let aliases: Vec<&str> = org.also_known_as.split_whitespace().collect();
+        if !aliases.is_empty() {
+            map.insert("alsoKnownAs".into(), json!(aliases));
+        }
+        if let Some(target) = &org.moved_to {
+            map.insert("movedTo".into(), json!(target));
+        }
         if !profile.name_map.is_empty() {
             map.insert("nameMap".into(), json!(profile.name_map));
         }

@@ -135,7 +135,19 @@ pub async fn sync_org(tx: &mut Tx, state: &AppState, org: &Org) -> Result<()> {
 /// Writes (or unlists) a remote actor's row from its document: listed when it is an
 /// `Organization` that consents with `discoverable`.
 pub async fn sync_remote(tx: &mut Tx, state: &AppState, actor: &RemoteActor, doc: &Value) -> Result<()> {
-    let listed = actor.discoverable && actor.actor_type == "Organization" && actor.deleted_at.is_none();
+    sync_remote_actor(tx, state, actor, doc, false).await
+}
+
+/// Like [`sync_remote`]; with `any_type` (an operator added it) actors of every type may be
+/// listed, still only when `discoverable`.
+pub async fn sync_remote_actor(
+    tx: &mut Tx,
+    state: &AppState,
+    actor: &RemoteActor,
+    doc: &Value,
+    any_type: bool,
+) -> Result<()> {
+    let listed = actor.discoverable && (any_type || actor.actor_type == "Organization") && actor.deleted_at.is_none();
     if !listed {
         store::directory::unlist(tx, &actor.ap_id, state.clock.now_ms()).await?;
         return Ok(());

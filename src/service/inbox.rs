@@ -15,7 +15,7 @@ use crate::{
 };
 
 /// Activity types we accept and deliberately do nothing with.
-const IGNORED: [&str; 8] = ["Add", "Remove", "Block", "Flag", "Move", "EmojiReact", "View", "Read"];
+const IGNORED: [&str; 6] = ["Add", "Remove", "Block", "EmojiReact", "View", "Read"];
 /// Object types stored as remote notes.
 const NOTE_TYPES: [&str; 4] = ["Note", "Article", "Question", "Page"];
 
@@ -73,6 +73,13 @@ pub async fn receive(state: &AppState, activity: &Value, signer: &RemoteActor) -
             .as_ref()
             .is_ok_and(|o| id_of(o) != Some(signer.ap_id.as_str()) && (kind == "Remove" || is_actor(o)))
         && super::peering::replicated_peer(state, signer).await?;
+    // Network fetches store what they fetch in their own transactions: do them first.
+    let moved_to = match kind {
+        "Move" if !store::inbox::seen(&state.db, id).await? => {
+            Some(super::moves::prepare_move(state, activity, signer).await?)
+        }
+        _ => None,
+    };
     let mut tx = state.db.begin().await?;
     if !store::inbox::first_sight(&mut tx, id, state.clock.now_ms()).await? {
         return Ok(Outcome::Duplicate);
@@ -103,6 +110,14 @@ pub async fn receive(state: &AppState, activity: &Value, signer: &RemoteActor) -
             }
             Outcome::Processed
         }
+        "Flag" => {
+            super::moderation::on_flag(&mut tx, state, activity, signer).await?;
+            Outcome::Processed
+        }
+        "Move" => match &moved_to {
+            Some(target) if super::moves::on_move(&mut tx, state, signer, target).await? => Outcome::Processed,
+            _ => Outcome::Ignored,
+        },
         k if IGNORED.contains(&k) => Outcome::Ignored,
         other => return Err(Error::Invalid(format!("unsupported activity type {other:?}"))),
     };
@@ -126,7 +141,22 @@ async fn on_follow(
         .handle_of_actor(target)
         .ok_or_else(|| Error::NotFound(format!("actor {target}")))?;
     let org = super::orgs::find_live(state, handle).await?;
-    let wanted = if org.manually_approves_followers {
+    if org.moved_to.is_some() {
+        // A moved organisation takes no new followers: they should follow where it went.
+        follows::send_answer(
+            tx,
+            state,
+            org.id,
+            &state.urls.org(handle),
+            activity,
+            &signer.inbox,
+            false,
+        )
+        .await?;
+        return Ok(Outcome::Processed);
+    }
+    let moving_in = super::moves::in_move_window(&org, state.clock.now_ms());
+    let wanted = if org.manually_approves_followers && !moving_in {
         store::follows::PENDING
     } else {
         store::follows::ACCEPTED

@@ -8,6 +8,8 @@ pub mod follows;
 pub mod inbox;
 pub mod keys;
 pub mod mail;
+pub mod moderation;
+pub mod moves;
 pub mod open_data;
 pub mod orgs;
 pub mod peering;

@@ -60,7 +60,8 @@ pub struct Entry {
 pub async fn upsert(tx: &mut Tx, e: &Entry) -> Result<i64, StoreError> {
     let sql = "insert into directory (actor, org_id, handle, domain, profile_url, name, summary, kinds, themes, communities, \
         places, place_names, ways, offers, languages, terms, website, listed_in, listed, sort_name, changed_at) \
-        values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21) \
+        values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, \
+        ($19 and not exists (select 1 from directory_hidden h where h.actor = $1)), $20, $21) \
         on conflict (actor) do update set org_id = excluded.org_id, handle = excluded.handle, domain = excluded.domain, \
         profile_url = excluded.profile_url, name = excluded.name, summary = excluded.summary, kinds = excluded.kinds, \
         themes = excluded.themes, communities = excluded.communities, places = excluded.places, \
@@ -89,6 +90,30 @@ pub async fn unlist(tx: &mut Tx, actor: &str, now: i64) -> Result<(), StoreError
         .bind(now).bind(actor).execute(conn).await.map(|r| r.rows_affected()))?;
     bump(tx).await?;
     Ok(())
+}
+
+/// Keeps an actor out of this instance's directory whatever it consents to.
+pub async fn hide(tx: &mut Tx, actor: &str, reason: &str, now: i64) -> Result<(), StoreError> {
+    on_tx!(tx, conn => sqlx::query(
+        "insert into directory_hidden (actor, reason, created_at) values ($1, $2, $3) on conflict (actor) do update set reason = excluded.reason")
+        .bind(actor).bind(reason).bind(now).execute(conn).await.map(|r| r.rows_affected()))?;
+    on_tx!(tx, conn => sqlx::query("update directory set listed = false, changed_at = $1 where actor = $2")
+        .bind(now).bind(actor).execute(conn).await.map(|r| r.rows_affected()))?;
+    bump(tx).await
+}
+
+/// Lifts a hide; returns whether there was one (the row is listed again on its next update).
+pub async fn unhide(tx: &mut Tx, actor: &str) -> Result<bool, StoreError> {
+    let n = on_tx!(tx, conn => sqlx::query("delete from directory_hidden where actor = $1")
+        .bind(actor).execute(conn).await.map(|r| r.rows_affected()))?;
+    Ok(n > 0)
+}
+
+/// Hidden actors with reasons.
+pub async fn hidden(db: &Db) -> Result<Vec<(String, String, i64)>, StoreError> {
+    Ok(
+        on_db!(db, pool => sqlx::query_as("select actor, reason, created_at from directory_hidden order by actor").fetch_all(pool).await)?,
+    )
 }
 
 /// Takes every organisation of a domain out of the directory (peering ended, domain blocked).

@@ -13,6 +13,7 @@ pub mod orgs;
 pub mod outbox;
 pub mod peers;
 pub mod posts;
+pub mod reports;
 pub mod settings;
 pub mod tokens;
 pub mod users;

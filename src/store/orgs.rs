@@ -6,7 +6,7 @@ use super::{Db, StoreError, Tx};
 use crate::{on_db, on_tx};
 
 const COLUMNS: &str = "id, handle, name, summary, manually_approves_followers, public_lists, discoverable, \
-    indexable, listed_in, public_key_pem, private_key_pem, created_at, updated_at, deleted_at, profile";
+    indexable, listed_in, public_key_pem, private_key_pem, created_at, updated_at, deleted_at, profile, also_known_as, moved_to, alias_set_at";
 
 /// An organisation row.
 #[derive(sqlx::FromRow, Clone)]
@@ -41,6 +41,12 @@ pub struct Org {
     pub deleted_at: Option<i64>,
     /// The structured profile as JSON (`domain::profile::Profile`).
     pub profile: String,
+    /// Actors this organisation was known as, space-separated (moves to here).
+    pub also_known_as: String,
+    /// The actor it moved to (moves away).
+    pub moved_to: Option<String>,
+    /// When an alias was last added (the start of the move window).
+    pub alias_set_at: Option<i64>,
 }
 
 impl Org {
@@ -145,6 +151,20 @@ pub async fn update_profile(tx: &mut Tx, id: i64, change: &ProfileChange, now: i
         .bind(&change.name).bind(&change.summary).bind(change.manually_approves_followers).bind(change.public_lists)
         .bind(change.discoverable).bind(change.indexable).bind(&change.listed_in).bind(now).bind(id).bind(&change.profile)
         .execute(conn).await.map(|r| r.rows_affected()))?;
+    Ok(())
+}
+
+/// Sets the actors an organisation was known as (space-separated).
+pub async fn set_also_known_as(tx: &mut Tx, id: i64, aliases: &str, now: i64) -> Result<(), StoreError> {
+    on_tx!(tx, conn => sqlx::query("update orgs set also_known_as = $1, updated_at = $2, alias_set_at = $2 where id = $3")
+        .bind(aliases).bind(now).bind(id).execute(conn).await.map(|r| r.rows_affected()))?;
+    Ok(())
+}
+
+/// Records where an organisation moved.
+pub async fn set_moved_to(tx: &mut Tx, id: i64, target: &str, now: i64) -> Result<(), StoreError> {
+    on_tx!(tx, conn => sqlx::query("update orgs set moved_to = $1, updated_at = $2 where id = $3")
+        .bind(target).bind(now).bind(id).execute(conn).await.map(|r| r.rows_affected()))?;
     Ok(())
 }
 

@@ -49,6 +49,7 @@ struct ProfilePage {
     sections: Vec<Section>,
     website: Option<String>,
     json_ld: Option<String>,
+    moved_to: Option<String>,
 }
 
 #[derive(Template)]
@@ -92,6 +93,7 @@ pub async fn page(state: &AppState, org: Org) -> Result<Response, AppError> {
         noindex: !public,
         sections: sections(state, &profile),
         website: profile.website.clone(),
+        moved_to: org.moved_to.clone(),
         json_ld,
         name: org.name,
         handle: org.handle,

@@ -9,6 +9,7 @@ mod discovery;
 mod federation;
 mod helpers;
 mod inbox_security;
+mod moves;
 mod peering;
 mod smtp;
 mod snapshots;

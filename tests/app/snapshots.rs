@@ -30,6 +30,9 @@ fn org() -> Org {
         updated_at: 1_768_435_200_000,
         deleted_at: None,
         profile: serde_json::to_string(&rich_profile()).unwrap(),
+        also_known_as: String::new(),
+        moved_to: None,
+        alias_set_at: None,
     }
 }
 
