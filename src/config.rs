@@ -61,6 +61,8 @@ struct FileConfig {
     smtp_from: Option<String>,
     vocab_dir: Option<String>,
     peering_policy: Option<String>,
+    peer_gossip: Option<bool>,
+    peer_gossip_max: Option<usize>,
 }
 
 /// The instance's settings, resolved from defaults, the file and the environment.
@@ -84,6 +86,10 @@ pub struct Config {
     pub vocab_dir: Option<std::path::PathBuf>,
     /// How peering requests are answered: `open`, `approval` or `closed`.
     pub peering_policy: String,
+    /// Send peering requests to Understory instances our peers list (off by default).
+    pub peer_gossip: bool,
+    /// Most peering requests gossip sends in all.
+    pub peer_gossip_max: usize,
 }
 
 /// A setting that could not be used; the message names it.
@@ -162,7 +168,19 @@ impl Config {
                 "UNDERSTORY_PEERING_POLICY: {peering_policy:?} must be open, approval or closed"
             )));
         }
+        let peer_gossip = match env("UNDERSTORY_PEER_GOSSIP") {
+            Some(v) => parse_bool("UNDERSTORY_PEER_GOSSIP", &v)?,
+            None => file.peer_gossip.unwrap_or(false),
+        };
+        let peer_gossip_max = match env("UNDERSTORY_PEER_GOSSIP_MAX") {
+            Some(v) => v
+                .parse()
+                .map_err(|_| ConfigError(format!("UNDERSTORY_PEER_GOSSIP_MAX: {v:?} is not a number")))?,
+            None => file.peer_gossip_max.unwrap_or(20),
+        };
         Ok(Self {
+            peer_gossip,
+            peer_gossip_max,
             peering_policy,
             public_url,
             bind: bind
@@ -262,6 +280,8 @@ impl fmt::Debug for Config {
             .field("smtp_from", &self.smtp_from)
             .field("vocab_dir", &self.vocab_dir)
             .field("peering_policy", &self.peering_policy)
+            .field("peer_gossip", &self.peer_gossip)
+            .field("peer_gossip_max", &self.peer_gossip_max)
             .finish()
     }
 }

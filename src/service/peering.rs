@@ -324,7 +324,15 @@ pub async fn on_directory_activity(
     } else {
         // Another host's organisation: never trust the sender's copy; ask the origin.
         let url = Url::parse(id).map_err(|_| Error::Invalid("object id is not a URL".into()))?;
-        let (from, doc) = remote::fetch_signed(state, &url).await?;
+        let (from, doc) = match remote::fetch_signed(state, &url).await {
+            Ok(found) => found,
+            Err(Error::Remote(crate::net::NetError::Status { status, .. })) if status.as_u16() == 410 => {
+                // The origin says it is gone: drop it everywhere we list it.
+                store::directory::unlist(tx, id, state.clock.now_ms()).await?;
+                return Ok(Outcome::Processed);
+            }
+            Err(e) => return Err(e),
+        };
         if id_of(&doc) != Some(id) || domain_of(from.as_str()).as_deref() != Some(origin.as_str()) {
             return Err(Error::Forbidden("the origin does not confirm this organisation".into()));
         }
@@ -416,6 +424,100 @@ pub async fn sync(state: &AppState, domain: &str) -> Result<usize> {
     Ok(read)
 }
 
+/// Gossip (off unless `UNDERSTORY_PEER_GOSSIP`): reads accepted peers' published peer lists
+/// and asks those domains to peer when they run Understory (NodeInfo `software.name`), never
+/// more than `UNDERSTORY_PEER_GOSSIP_MAX` requests in all, never to blocked domains. Peer lists
+/// of other software (`/api/v1/instance/peers`) are never used. Returns the domains asked.
+pub async fn gossip(state: &AppState) -> Result<Vec<String>> {
+    let peers = store::peers::list(&state.db).await?;
+    let mut budget = state
+        .config
+        .peer_gossip_max
+        .saturating_sub(peers.iter().filter(|p| p.outgoing != "none").count());
+    let mut asked = Vec::new();
+    for peer in peers.iter().filter(|p| p.outgoing == "accepted") {
+        if budget == 0 {
+            break;
+        }
+        let scheme = if state.http.mode().allows_http() {
+            "http"
+        } else {
+            "https"
+        };
+        let Ok(url) = Url::parse(&format!("{scheme}://{}/api/understory/v1/peers", peer.domain)) else {
+            continue;
+        };
+        let Ok((_, list)) = state
+            .http
+            .get_json(&url, "application/json", None, state.clock.now_ms())
+            .await
+        else {
+            continue;
+        };
+        for domain in list
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|p| p.get("domain").and_then(Value::as_str))
+        {
+            if budget == 0 {
+                break;
+            }
+            let known = store::peers::find(&state.db, domain).await?.is_some() || asked.iter().any(|d| d == domain);
+            if known || domain == state.urls.authority() || store::peers::is_blocked(&state.db, domain).await? {
+                continue;
+            }
+            if !runs_understory(state, domain).await {
+                continue;
+            }
+            match add(state, &Who::Cli, domain).await {
+                Ok(_) => {
+                    asked.push(domain.to_owned());
+                    budget -= 1;
+                }
+                Err(e) => tracing::info!(domain, error = %e, "gossip: peering request not sent"),
+            }
+        }
+    }
+    Ok(asked)
+}
+
+async fn runs_understory(state: &AppState, domain: &str) -> bool {
+    let scheme = if state.http.mode().allows_http() {
+        "http"
+    } else {
+        "https"
+    };
+    let Ok(url) = Url::parse(&format!("{scheme}://{domain}/.well-known/nodeinfo")) else {
+        return false;
+    };
+    let Ok((_, links)) = state
+        .http
+        .get_json(&url, "application/json", None, state.clock.now_ms())
+        .await
+    else {
+        return false;
+    };
+    let Some(href) = links
+        .pointer("/links/0/href")
+        .and_then(Value::as_str)
+        .and_then(|h| Url::parse(h).ok())
+    else {
+        return false;
+    };
+    if domain_of(href.as_str()).as_deref() != Some(domain) {
+        return false;
+    }
+    let Ok((_, info)) = state
+        .http
+        .get_json(&href, "application/json", None, state.clock.now_ms())
+        .await
+    else {
+        return false;
+    };
+    info.pointer("/software/name").and_then(Value::as_str) == Some(crate::federation::nodeinfo::SOFTWARE)
+}
+
 /// The peer sync worker: syncs accepted peers not synced within [`SYNC_INTERVAL_MS`].
 pub async fn run_worker(state: AppState, stop: CancellationToken) {
     while !stop.is_cancelled() {
@@ -428,6 +530,14 @@ pub async fn run_worker(state: AppState, stop: CancellationToken) {
             if let Err(e) = sync(&state, &peer.domain).await {
                 tracing::warn!(peer = %peer.domain, error = %e, "directory sync failed; will retry");
             }
+        }
+        if state.config.peer_gossip
+            && peers
+                .iter()
+                .any(|p| p.outgoing == "accepted" && p.last_sync_at.is_none_or(|t| now - t > SYNC_INTERVAL_MS))
+            && let Err(e) = gossip(&state).await
+        {
+            tracing::warn!(error = %e, "peer gossip failed");
         }
         tokio::select! { _ = stop.cancelled() => break, _ = tokio::time::sleep(Duration::from_secs(5)) => {} }
     }

@@ -38,7 +38,23 @@ fn key_pool() -> KeySource {
     KeySource::Pool(pems, AtomicUsize::new(NEXT.fetch_add(3, Ordering::Relaxed)))
 }
 
-async fn fresh_db() -> (Db, Option<tempfile::TempDir>) {
+/// Where a test database lives, so an instance can be restarted on it.
+#[derive(Clone)]
+enum DbPlace {
+    Sqlite(String),
+    Postgres(String, String),
+}
+
+impl DbPlace {
+    async fn connect(&self) -> Db {
+        match self {
+            Self::Sqlite(url) => Db::connect(url).await.unwrap(),
+            Self::Postgres(url, schema) => Db::connect_postgres_schema(url, schema).await.unwrap(),
+        }
+    }
+}
+
+async fn fresh_db() -> (DbPlace, Option<tempfile::TempDir>) {
     match std::env::var("UNDERSTORY_TEST_DATABASE_URL") {
         Ok(url) if url.starts_with("postgres") => {
             let schema = format!("t_{}", service::token());
@@ -50,16 +66,12 @@ async fn fresh_db() -> (Db, Option<tempfile::TempDir>) {
                     .unwrap();
             }
             admin.close().await;
-            let db = Db::connect_postgres_schema(&url, &schema).await.unwrap();
-            db.migrate().await.unwrap();
-            (db, None)
+            (DbPlace::Postgres(url, schema), None)
         }
         _ => {
             let dir = tempfile::tempdir().unwrap();
             let url = format!("sqlite://{}", dir.path().join("test.db").display());
-            let db = Db::connect(&url).await.unwrap();
-            db.migrate().await.unwrap();
-            (db, Some(dir))
+            (DbPlace::Sqlite(url), Some(dir))
         }
     }
 }
@@ -69,6 +81,8 @@ pub struct TestApp {
     pub state: AppState,
     pub base: String,
     stop: CancellationToken,
+    running: Option<tokio::task::JoinHandle<anyhow::Result<()>>>,
+    place: DbPlace,
     _dir: Option<tempfile::TempDir>,
 }
 
@@ -102,7 +116,9 @@ impl TestApp {
     pub async fn spawn_configured(clock: Clock, configure: impl FnOnce(&mut Config)) -> Self {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let port = listener.local_addr().unwrap().port();
-        let (db, dir) = fresh_db().await;
+        let (place, dir) = fresh_db().await;
+        let db = place.connect().await;
+        db.migrate().await.unwrap();
         let mut config = Config::for_url(&format!("http://localhost:{port}"), "sqlite::memory:").unwrap();
         configure(&mut config);
         let options = AppOptions {
@@ -113,13 +129,43 @@ impl TestApp {
         let app = App::build(config, db, listener, options).await.unwrap();
         let state = app.state().clone();
         let stop = CancellationToken::new();
-        tokio::spawn(app.run(stop.clone()));
+        let running = Some(tokio::spawn(app.run(stop.clone())));
         Self {
             state,
             base: format!("http://localhost:{port}"),
             stop,
+            running,
+            place,
             _dir: dir,
         }
+    }
+
+    /// Stops the server (graceful) and closes its database: the instance is down.
+    pub async fn stop(&mut self) {
+        self.stop.cancel();
+        if let Some(running) = self.running.take() {
+            running.await.unwrap().unwrap();
+        }
+    }
+
+    /// Starts the instance again on the same address and database.
+    pub async fn start(&mut self) {
+        let addr = self.base.trim_start_matches("http://localhost:").to_owned();
+        let listener = tokio::net::TcpListener::bind(format!("127.0.0.1:{addr}"))
+            .await
+            .unwrap();
+        let db = self.place.connect().await;
+        let options = AppOptions {
+            clock: self.state.clock.clone(),
+            keys: key_pool(),
+            workers: false,
+        };
+        let app = App::build((*self.state.config).clone(), db, listener, options)
+            .await
+            .unwrap();
+        self.state = app.state().clone();
+        self.stop = CancellationToken::new();
+        self.running = Some(tokio::spawn(app.run(self.stop.clone())));
     }
 
     pub fn url(&self, path: &str) -> String {

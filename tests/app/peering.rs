@@ -225,3 +225,76 @@ async fn approval_holds_peering_until_the_operator_accepts() {
         "B saw the Undo"
     );
 }
+
+#[tokio::test]
+async fn a_peer_down_during_a_sync_catches_up_when_it_returns() {
+    let clock = test_clock();
+    let a = instance(&clock, "open").await;
+    let mut b = instance(&clock, "open").await;
+    org(&b, "first", "Health", "network").await;
+    peer(&a, &b).await;
+    assert_eq!(names(&a.state, "").await.len(), 1);
+    org(&b, "second", "Health", "public").await;
+    b.stop().await;
+    assert!(peering::sync(&a.state, &b.domain()).await.is_err(), "B is down");
+    let p = store::peers::find(&a.state.db, &b.domain()).await.unwrap().unwrap();
+    assert!(p.last_sync_error.is_some());
+    assert_eq!(
+        names(&a.state, "").await.len(),
+        1,
+        "search keeps working on the local replica"
+    );
+    b.start().await;
+    assert_eq!(
+        peering::sync(&a.state, &b.domain()).await.unwrap(),
+        2,
+        "both read again from the cursor (overlap)"
+    );
+    let mut found = names(&a.state, "").await;
+    found.sort();
+    assert_eq!(
+        found,
+        vec![format!("first@{}", b.domain()), format!("second@{}", b.domain())]
+    );
+    assert!(
+        store::peers::find(&a.state.db, &b.domain())
+            .await
+            .unwrap()
+            .unwrap()
+            .last_sync_error
+            .is_none()
+    );
+}
+
+#[tokio::test]
+async fn gossip_asks_only_understory_peers_of_peers_within_its_budget() {
+    let clock = test_clock();
+    let a = TestApp::spawn_configured(clock.clone(), |c| {
+        c.peering_policy = "open".into();
+        c.peer_gossip = true;
+        c.peer_gossip_max = 2;
+    })
+    .await;
+    let (b, c, d) = (
+        instance(&clock, "open").await,
+        instance(&clock, "open").await,
+        instance(&clock, "open").await,
+    );
+    org(&c, "cnet", "Health", "network").await;
+    peer(&a, &b).await;
+    peer(&b, &c).await;
+    peer(&b, &d).await;
+    peering::block(&a.state, &Who::Cli, &d.domain(), "not wanted")
+        .await
+        .unwrap();
+    let asked = peering::gossip(&a.state).await.unwrap();
+    assert_eq!(asked, vec![c.domain()], "blocked domains are skipped");
+    a.deliver_due().await;
+    c.deliver_due().await;
+    peering::sync(&a.state, &c.domain()).await.unwrap();
+    assert_eq!(names(&a.state, "").await, vec![format!("cnet@{}", c.domain())]);
+    assert!(
+        peering::gossip(&a.state).await.unwrap().is_empty(),
+        "budget spent: 2 requests in all"
+    );
+}
