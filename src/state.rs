@@ -31,6 +31,8 @@ pub struct AppState {
     pub vocab: Arc<Vocab>,
     /// The in-memory directory facet index.
     pub directory: Arc<DirectoryIndex>,
+    /// Wakes the peer sync worker (a peer accepted us).
+    pub peer_notify: Arc<Notify>,
 }
 
 impl AppState {
@@ -51,6 +53,7 @@ impl AppState {
             delivery_notify: Arc::new(Notify::new()),
             vocab: Arc::new(vocab),
             directory: Arc::new(DirectoryIndex::default()),
+            peer_notify: Arc::new(Notify::new()),
         })
     }
 }

@@ -124,6 +124,9 @@ pub async fn receive(state: &AppState, activity: &Value, signer: &RemoteActor) -
     tx.commit().await?;
     if outcome == Outcome::Processed {
         crate::delivery::notify(state);
+        if kind == "Accept" {
+            state.peer_notify.notify_one();
+        }
     }
     Ok(outcome)
 }

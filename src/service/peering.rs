@@ -539,7 +539,11 @@ pub async fn run_worker(state: AppState, stop: CancellationToken) {
         {
             tracing::warn!(error = %e, "peer gossip failed");
         }
-        tokio::select! { _ = stop.cancelled() => break, _ = tokio::time::sleep(Duration::from_secs(5)) => {} }
+        tokio::select! {
+            _ = stop.cancelled() => break,
+            _ = state.peer_notify.notified() => {}
+            _ = tokio::time::sleep(Duration::from_secs(5)) => {}
+        }
     }
 }
 

@@ -102,12 +102,13 @@ impl Instance {
     }
 
     fn serve(&self) -> Child {
-        let child = self
-            .command(&["serve"])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
+        self.serve_with(&[])
+    }
+
+    fn serve_with(&self, env: &[(&str, &str)]) -> Child {
+        let mut cmd = self.command(&["serve"]);
+        cmd.envs(env.iter().copied());
+        let child = cmd.stdout(Stdio::null()).stderr(Stdio::null()).spawn().unwrap();
         let deadline = Instant::now() + Duration::from_secs(30);
         while std::net::TcpStream::connect(("127.0.0.1", self.port)).is_err() {
             assert!(Instant::now() < deadline, "server did not start");
@@ -437,4 +438,52 @@ fn profiles_import_and_export_from_the_cli() {
     let hsds: serde_json::Value = serde_json::from_str(&instance.run(&["org", "export", "--format", "hsds"])).unwrap();
     assert_eq!(hsds.as_array().unwrap().len(), 3);
     fails(&["org", "export", "--format", "xml"], "csv, jsonld or hsds");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn peer_add_makes_the_other_directory_searchable_within_seconds() {
+    let (a, b) = (Instance::new(), Instance::new());
+    b.run(&["org", "create", "tenants", "--name", "Salford Tenants"]);
+    b.run(&["org", "edit", "tenants", "--listed-in", "network"]);
+    b.run(&["org", "create", "quiet", "--name", "Quiet Org"]);
+    b.run(&["org", "edit", "quiet", "--listed-in", "home"]);
+    let open = [("UNDERSTORY_PEERING_POLICY", "open")];
+    let mut server_a = a.serve_with(&open);
+    let mut server_b = b.serve_with(&open);
+    let started = Instant::now();
+    let out = a.run(&["peer", "add", &format!("localhost:{}", b.port)]);
+    assert!(out.starts_with("peering requested with localhost:"), "{out}");
+    let url = format!("http://127.0.0.1:{}/api/understory/v1/directory", a.port);
+    let client = reqwest::Client::new();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let found = loop {
+        let page: Value = client.get(&url).send().await.unwrap().json().await.unwrap();
+        if page["total"].as_u64() == Some(1) {
+            break page;
+        }
+        assert!(Instant::now() < deadline, "B's organisation never reached A: {page}");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    eprintln!(
+        "B's listed organisation searchable on A {:.1} s after `peer add`",
+        started.elapsed().as_secs_f64()
+    );
+    assert_eq!(
+        found["results"][0]["handle"], "tenants",
+        "home-only organisations stay home"
+    );
+    let list = a.run(&["peer", "list"]);
+    assert!(list.contains("we follow: accepted"), "{list}");
+    assert!(b.run(&["peer", "list"]).contains("they follow: accepted"));
+    assert!(a.run(&["peer", "requests"]).is_empty());
+    a.run(&["domain", "block", "spam.example", "--reason", "spam"]);
+    assert!(a.run(&["domain", "list"]).contains("spam.example"));
+    let out = a.command(&["peer", "add", "spam.example"]).output().unwrap();
+    assert!(!out.status.success() && String::from_utf8_lossy(&out.stderr).contains("blocked"));
+    let out = a.command(&["peer", "approve", "nobody.example"]).output().unwrap();
+    assert!(!out.status.success() && String::from_utf8_lossy(&out.stderr).contains("not found"));
+    server_a.kill().unwrap();
+    server_b.kill().unwrap();
+    server_a.wait().unwrap();
+    server_b.wait().unwrap();
 }
