@@ -138,3 +138,114 @@ pub async fn deliveries(State(state): State<AppState>, bearer: Bearer) -> Result
         json!({"pending": s.pending, "failing_instances": s.failing_instances, "dead_instances": s.dead_instances}),
     ))
 }
+
+/// `GET /admin/peers`: every peer and the state of each direction.
+pub async fn peers(State(state): State<AppState>, bearer: Bearer) -> Result<Json<Value>, AppError> {
+    require_operator(&bearer)?;
+    let peers = store::peers::list(&state.db).await.map_err(service::Error::from)?;
+    Ok(Json(json!(
+        peers
+            .into_iter()
+            .map(
+                |p| json!({"domain": p.domain, "actor": p.actor, "we_follow": p.outgoing, "they_follow": p.incoming,
+            "last_sync_at": p.last_sync_at.map(crate::clock::rfc3339), "last_sync_error": p.last_sync_error})
+            )
+            .collect::<Vec<_>>()
+    )))
+}
+
+/// A domain to act on.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DomainBody {
+    domain: String,
+    #[serde(default)]
+    reason: String,
+}
+
+/// `POST /admin/peers`: the same as `understory peer add`.
+pub async fn add_peer(
+    State(state): State<AppState>,
+    bearer: Bearer,
+    ApiJson(body): ApiJson<DomainBody>,
+) -> Result<Response, AppError> {
+    require_operator(&bearer)?;
+    let peer = service::peering::add(&state, &bearer.who(), &body.domain).await?;
+    Ok(created(json!({"domain": peer.domain, "we_follow": peer.outgoing})))
+}
+
+/// `POST /admin/peers/{domain}/{action}`: `approve`, `sync` or `block`.
+pub async fn peer_action(
+    State(state): State<AppState>,
+    bearer: Bearer,
+    Path((domain, action)): Path<(String, String)>,
+) -> Result<Json<Value>, AppError> {
+    require_operator(&bearer)?;
+    let who = bearer.who();
+    match action.as_str() {
+        "approve" => service::peering::approve(&state, &who, &domain).await?,
+        "block" => service::peering::block(&state, &who, &domain, "").await?,
+        "sync" => {
+            let read = service::peering::sync(&state, &domain).await?;
+            return Ok(Json(json!({"domain": domain, "read": read})));
+        }
+        other => return Err(service::Error::NotFound(format!("peer action {other:?}")).into()),
+    }
+    Ok(Json(json!({"domain": domain, "done": action})))
+}
+
+/// `DELETE /admin/peers/{domain}`: the same as `understory peer remove`.
+pub async fn remove_peer(
+    State(state): State<AppState>,
+    bearer: Bearer,
+    Path(domain): Path<String>,
+) -> Result<StatusCode, AppError> {
+    require_operator(&bearer)?;
+    service::peering::remove(&state, &bearer.who(), &domain).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// `GET /admin/domain_blocks`.
+pub async fn domain_blocks(State(state): State<AppState>, bearer: Bearer) -> Result<Json<Value>, AppError> {
+    require_operator(&bearer)?;
+    let blocks = store::peers::blocks(&state.db).await.map_err(service::Error::from)?;
+    Ok(Json(json!(
+        blocks
+            .into_iter()
+            .map(|(d, r, at)| json!({"domain": d, "reason": r, "since": crate::clock::rfc3339(at)}))
+            .collect::<Vec<_>>()
+    )))
+}
+
+/// `POST /admin/domain_blocks`: blocks a domain.
+pub async fn block_domain(
+    State(state): State<AppState>,
+    bearer: Bearer,
+    ApiJson(body): ApiJson<DomainBody>,
+) -> Result<Response, AppError> {
+    require_operator(&bearer)?;
+    service::peering::block(&state, &bearer.who(), &body.domain, &body.reason).await?;
+    Ok(created(json!({"domain": body.domain})))
+}
+
+/// `DELETE /admin/domain_blocks/{domain}`.
+pub async fn unblock_domain(
+    State(state): State<AppState>,
+    bearer: Bearer,
+    Path(domain): Path<String>,
+) -> Result<StatusCode, AppError> {
+    require_operator(&bearer)?;
+    service::peering::unblock(&state, &bearer.who(), &domain).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// `GET /admin/reports`.
+pub async fn reports(State(state): State<AppState>, bearer: Bearer) -> Result<Json<Value>, AppError> {
+    require_operator(&bearer)?;
+    let reports = store::reports::list(&state.db).await.map_err(service::Error::from)?;
+    Ok(Json(json!(reports
+        .into_iter()
+        .map(|r| json!({"id": r.id, "direction": r.direction, "reporter": r.reporter, "target": r.target, "content": r.content,
+            "at": crate::clock::rfc3339(r.created_at), "resolved": r.resolved_at.is_some()}))
+        .collect::<Vec<_>>())))
+}

@@ -48,7 +48,16 @@ pub fn router() -> Router<AppState> {
         .route("/admin/users/{email}", delete(admin::remove_user))
         .route("/admin/orgs", post(admin::create_org))
         .route("/admin/audit", get(admin::audit))
-        .route("/admin/deliveries", get(admin::deliveries));
+        .route("/admin/deliveries", get(admin::deliveries))
+        .route("/admin/peers", get(admin::peers).post(admin::add_peer))
+        .route("/admin/peers/{domain}", delete(admin::remove_peer))
+        .route("/admin/peers/{domain}/{action}", post(admin::peer_action))
+        .route(
+            "/admin/domain_blocks",
+            get(admin::domain_blocks).post(admin::block_domain),
+        )
+        .route("/admin/domain_blocks/{domain}", delete(admin::unblock_domain))
+        .route("/admin/reports", get(admin::reports));
     Router::new()
         .nest("/api/understory/v1", v1)
         .route("/api/v1/directory", get(directory::mastodon))

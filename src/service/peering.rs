@@ -531,6 +531,9 @@ pub async fn run_worker(state: AppState, stop: CancellationToken) {
                 tracing::warn!(peer = %peer.domain, error = %e, "directory sync failed; will retry");
             }
         }
+        if let Err(e) = remote::refresh_stale(&state, 20).await {
+            tracing::warn!(error = %e, "refreshing directory entries failed");
+        }
         if state.config.peer_gossip
             && peers
                 .iter()

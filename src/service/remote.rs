@@ -101,3 +101,26 @@ pub async fn resolve(state: &AppState, query: &str) -> Result<RemoteActor> {
     let url = state.http.webfinger(user, domain, state.clock.now_ms()).await?;
     fetch_actor(state, &url).await
 }
+
+/// Fetches again up to `limit` listed directory entries older than [`REFRESH_AFTER_MS`]; an
+/// actor that answers 410 leaves the directory. Returns how many were refreshed.
+pub async fn refresh_stale(state: &AppState, limit: i64) -> Result<usize> {
+    let before = state.clock.now_ms() - REFRESH_AFTER_MS;
+    let mut refreshed = 0;
+    for ap_id in store::actors::stale_listed(&state.db, before, limit).await? {
+        let Ok(url) = Url::parse(&ap_id) else { continue };
+        match fetch_actor(state, &url).await {
+            Ok(_) => refreshed += 1,
+            Err(Error::Remote(crate::net::NetError::Status { status, .. })) if status.as_u16() == 410 => {
+                let mut tx = state.db.begin().await?;
+                store::directory::unlist(&mut tx, &ap_id, state.clock.now_ms()).await?;
+                if let Some(actor) = store::actors::find_by_ap_id(&state.db, &ap_id).await? {
+                    store::actors::mark_deleted(&mut tx, actor.id, state.clock.now_ms()).await?;
+                }
+                tx.commit().await?;
+            }
+            Err(e) => tracing::info!(actor = %ap_id, error = %e, "refreshing a directory entry failed; will retry"),
+        }
+    }
+    Ok(refreshed)
+}

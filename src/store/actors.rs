@@ -101,3 +101,13 @@ pub async fn known_domains(db: &Db) -> Result<Vec<String>, StoreError> {
         "select distinct domain from remote_actors order by domain").fetch_all(pool).await)?;
     Ok(rows.into_iter().map(|r| r.0).collect())
 }
+
+/// Listed remote directory entries fetched before `before` (ms), oldest first.
+pub async fn stale_listed(db: &Db, before: i64, limit: i64) -> Result<Vec<String>, StoreError> {
+    let rows: Vec<(String,)> = on_db!(db, pool => sqlx::query_as(
+        "select a.ap_id from remote_actors a join directory d on d.actor = a.ap_id \
+         where d.listed = true and d.org_id is null and a.deleted_at is null and a.fetched_at < $1 \
+         order by a.fetched_at limit $2")
+        .bind(before).bind(limit).fetch_all(pool).await)?;
+    Ok(rows.into_iter().map(|r| r.0).collect())
+}

@@ -164,3 +164,109 @@ async fn operators_hide_entries_and_exchange_reports() {
         "resolved once"
     );
 }
+
+#[tokio::test]
+async fn stale_remote_entries_are_refreshed_and_gone_ones_dropped() {
+    let clock = test_clock();
+    let (a, b) = (
+        TestApp::spawn_with(clock.clone()).await,
+        TestApp::spawn_with(clock.clone()).await,
+    );
+    b.create_org("remote").await;
+    profiles::replace(
+        &b.state,
+        &Who::Cli,
+        "remote",
+        json!({"listed_in": "public", "themes": ["Health"]}),
+    )
+    .await
+    .unwrap();
+    moderation::add(&a.state, &Who::Cli, &b.acct("remote")).await.unwrap();
+    assert_eq!(
+        service::remote::refresh_stale(&a.state, 10).await.unwrap(),
+        0,
+        "fresh entries are left alone"
+    );
+    profiles::replace(
+        &b.state,
+        &Who::Cli,
+        "remote",
+        json!({"listed_in": "public", "themes": ["Environment"]}),
+    )
+    .await
+    .unwrap();
+    clock.advance(chrono::Duration::hours(25));
+    assert_eq!(service::remote::refresh_stale(&a.state, 10).await.unwrap(), 1);
+    let q = directory::parse_query(Some("theme=Environment")).unwrap();
+    assert_eq!(
+        directory::search(&a.state, &q).await.unwrap().total,
+        1,
+        "the refreshed profile is searchable"
+    );
+}
+
+#[tokio::test]
+async fn operators_manage_peers_through_the_api() {
+    use understory::service::tokens::{self, Scope};
+    let clock = test_clock();
+    let a = TestApp::spawn_configured(clock.clone(), |c| c.peering_policy = "open".into()).await;
+    let b = TestApp::spawn_configured(clock.clone(), |c| c.peering_policy = "open".into()).await;
+    service::accounts::create_user(&a.state, &Who::Cli, "op@example.org", true, None)
+        .await
+        .unwrap();
+    let (_, token) = tokens::create(&a.state, &Who::Cli, "op@example.org", &Scope::Operator, None)
+        .await
+        .unwrap();
+    let call = |method: reqwest::Method, path: String, body: Option<serde_json::Value>| {
+        let mut r = client()
+            .request(method, a.url(&format!("/api/understory/v1/admin{path}")))
+            .header("authorization", format!("Bearer {token}"));
+        if let Some(body) = body {
+            r = r.json(&body);
+        }
+        async move { r.send().await.unwrap().status().as_u16() }
+    };
+    assert_eq!(
+        call(
+            reqwest::Method::POST,
+            "/peers".into(),
+            Some(json!({"domain": b.domain()}))
+        )
+        .await,
+        201
+    );
+    a.deliver_due().await;
+    b.deliver_due().await;
+    assert_eq!(
+        call(reqwest::Method::POST, format!("/peers/{}/sync", b.domain()), None).await,
+        200
+    );
+    assert_eq!(call(reqwest::Method::GET, "/peers".into(), None).await, 200);
+    assert_eq!(
+        call(
+            reqwest::Method::POST,
+            "/domain_blocks".into(),
+            Some(json!({"domain": "spam.example", "reason": "spam"}))
+        )
+        .await,
+        201
+    );
+    assert_eq!(
+        call(reqwest::Method::DELETE, "/domain_blocks/spam.example".into(), None).await,
+        204
+    );
+    assert_eq!(
+        call(reqwest::Method::DELETE, format!("/peers/{}", b.domain()), None).await,
+        204
+    );
+    assert_eq!(
+        call(
+            reqwest::Method::POST,
+            "/peers".into(),
+            Some(json!({"domain": "not a domain!"}))
+        )
+        .await,
+        400
+    );
+    assert_eq!(call(reqwest::Method::GET, "/reports".into(), None).await, 200);
+}
