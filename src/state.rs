@@ -7,7 +7,7 @@ use tokio::sync::Notify;
 
 use crate::{
     clock::Clock, config::Config, domain::vocab::Vocab, net::HttpClient, protocol::Urls,
-    service::directory::DirectoryIndex, service::keys::KeyStore, store::Db,
+    service::directory::DirectoryIndex, service::keys::KeyStore, store::Db, web::i18n::Catalogue,
 };
 
 /// Cheap to clone; shared by the HTTP server, the workers and the CLI.
@@ -33,6 +33,8 @@ pub struct AppState {
     pub directory: Arc<DirectoryIndex>,
     /// Wakes the peer sync worker (a peer accepted us).
     pub peer_notify: Arc<Notify>,
+    /// The pages' message catalogue.
+    pub catalogue: Arc<Catalogue>,
 }
 
 impl AppState {
@@ -54,6 +56,7 @@ impl AppState {
             vocab: Arc::new(vocab),
             directory: Arc::new(DirectoryIndex::default()),
             peer_notify: Arc::new(Notify::new()),
+            catalogue: Arc::new(Catalogue::load().map_err(|e| anyhow::anyhow!("message catalogue: {e}"))?),
         })
     }
 }

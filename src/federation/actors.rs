@@ -218,7 +218,7 @@ pub async fn update(
         if json {
             return Ok(activity_json(StatusCode::GONE, &note::tombstone(&url, "Note", deleted)));
         }
-        return Ok((StatusCode::GONE, "This update was deleted.").into_response());
+        return Ok((StatusCode::GONE, web::t(&state).get("update-deleted")).into_response());
     }
     let counts = NoteCounts {
         likes: store::posts::interaction_count(&state.db, id, "like")

@@ -58,6 +58,7 @@ pub struct ResultItem {
 #[derive(Template)]
 #[template(path = "directory.html")]
 struct DirectoryPage {
+    t: super::i18n::T,
     q: String,
     total: u64,
     results: Vec<ResultItem>,
@@ -68,14 +69,14 @@ struct DirectoryPage {
 }
 
 const TITLES: [(&str, &str); 8] = [
-    ("theme", "Themes"),
-    ("place", "Places"),
-    ("kind", "Kind of organisation"),
-    ("way", "Ways of working"),
-    ("offer", "Open to"),
-    ("language", "Languages"),
-    ("community", "Communities served"),
-    ("instance", "Instance"),
+    ("theme", "facet-theme"),
+    ("place", "facet-place"),
+    ("kind", "facet-kind"),
+    ("way", "facet-way"),
+    ("offer", "facet-offer"),
+    ("language", "facet-language"),
+    ("community", "facet-community"),
+    ("instance", "facet-instance"),
 ];
 
 fn toggle(pairs: &[(String, String)], key: &str, value: &str) -> String {
@@ -155,6 +156,7 @@ pub async fn page(State(state): State<AppState>, RawQuery(raw): RawQuery) -> Res
     });
     let filtered = !query.q.is_empty() || !query.filters.is_empty();
     let mut response = render(&DirectoryPage {
+        t: super::t(&state),
         q: query.q,
         total: page.total,
         results,

@@ -19,6 +19,7 @@ pub struct OrgItem {
 #[derive(Template)]
 #[template(path = "home.html")]
 struct HomePage {
+    t: super::i18n::T,
     domain: String,
     orgs: Vec<OrgItem>,
 }
@@ -36,6 +37,7 @@ pub async fn page(State(state): State<AppState>) -> Result<Response, AppError> {
         })
         .collect();
     render(&HomePage {
+        t: super::t(&state),
         domain: state.urls.authority().to_owned(),
         orgs,
     })

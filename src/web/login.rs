@@ -19,6 +19,7 @@ use crate::{
 #[derive(Template)]
 #[template(path = "set_password.html")]
 struct SetPasswordPage {
+    t: super::i18n::T,
     error: Option<String>,
     done: Option<String>,
     valid: bool,
@@ -45,6 +46,7 @@ pub async fn show(State(state): State<AppState>, Path(secret): Path<String>) -> 
     page(
         status,
         SetPasswordPage {
+            t: super::t(&state),
             error: None,
             done: None,
             valid,
@@ -68,10 +70,11 @@ pub async fn submit(
 ) -> Result<Response, AppError> {
     let min = accounts::MIN_PASSWORD_CHARS;
     if form.password != form.confirm {
-        let error = Some("The two passwords differ. Type the same password twice.".to_owned());
+        let error = Some(super::t(&state).get("password-differ"));
         return page(
             StatusCode::BAD_REQUEST,
             SetPasswordPage {
+                t: super::t(&state),
                 error,
                 done: None,
                 valid: true,
@@ -83,6 +86,7 @@ pub async fn submit(
         Ok(user) => page(
             StatusCode::OK,
             SetPasswordPage {
+                t: super::t(&state),
                 error: None,
                 done: Some(user.email),
                 valid: true,
@@ -92,6 +96,7 @@ pub async fn submit(
         Err(service::Error::Invalid(m)) => page(
             StatusCode::BAD_REQUEST,
             SetPasswordPage {
+                t: super::t(&state),
                 error: Some(m),
                 done: None,
                 valid: true,
@@ -101,6 +106,7 @@ pub async fn submit(
         Err(service::Error::Gone(_) | service::Error::NotFound(_)) => page(
             StatusCode::GONE,
             SetPasswordPage {
+                t: super::t(&state),
                 error: None,
                 done: None,
                 valid: false,

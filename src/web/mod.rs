@@ -2,6 +2,7 @@
 
 pub mod directory;
 pub mod home;
+pub mod i18n;
 pub mod login;
 pub mod profile;
 
@@ -28,6 +29,11 @@ pub fn router() -> Router<AppState> {
         .route("/static/avatar.png", get(directory::avatar))
         .route("/static/header.png", get(directory::header_picture))
         .route("/login/link/{secret}", get(login::show).post(login::submit))
+}
+
+/// The catalogue bound to the page language (English until pages negotiate languages).
+pub fn t(state: &AppState) -> i18n::T {
+    i18n::T::new(state.catalogue.clone(), i18n::DEFAULT_LANGUAGE)
 }
 
 /// Renders a template as an HTML response with a strict Content-Security-Policy.

@@ -37,6 +37,8 @@ pub struct Section {
 #[derive(Template)]
 #[template(path = "profile.html")]
 struct ProfilePage {
+    t: super::i18n::T,
+    acct: String,
     name: String,
     handle: String,
     domain: String,
@@ -55,12 +57,12 @@ struct ProfilePage {
 #[derive(Template)]
 #[template(path = "update.html")]
 struct UpdatePage {
+    t: super::i18n::T,
+    counts: String,
     name: String,
     handle: String,
     domain: String,
     item: UpdateItem,
-    likes: i64,
-    shares: i64,
 }
 
 /// `GET /@{handle}`.
@@ -87,6 +89,8 @@ pub async fn page(state: &AppState, org: Org) -> Result<Response, AppError> {
     });
     let profile = org.profile();
     render(&ProfilePage {
+        t: super::t(state),
+        acct: format!("@{}@{}", org.handle, state.urls.authority()),
         actor_url: state.urls.org(&org.handle),
         profile_url: state.urls.profile(&org.handle),
         domain: state.urls.authority().to_owned(),
@@ -145,47 +149,47 @@ fn sections(state: &AppState, p: &crate::domain::profile::Profile) -> Vec<Sectio
     }
     vec![
         Section {
-            title: "Kind",
+            title: "section-kind",
             items: labels(&p.kinds, &v.kinds),
         },
         Section {
-            title: "Knows about",
+            title: "section-themes",
             items: labels(&p.themes, &v.themes),
         },
         Section {
-            title: "Works with",
+            title: "section-communities",
             items: labels(&p.communities, &v.communities),
         },
         Section {
-            title: "Places",
+            title: "section-places",
             items: p.places.iter().map(|x| x.name.clone()).collect(),
         },
         Section {
-            title: "How we work",
+            title: "section-ways",
             items: labels(&p.ways_of_working, &v.ways),
         },
         Section {
-            title: "Open to",
+            title: "section-offers",
             items: offers,
         },
         Section {
-            title: "Languages",
+            title: "section-languages",
             items: p.languages.clone(),
         },
         Section {
-            title: "Registered",
+            title: "section-registered",
             items: p.identifiers.clone(),
         },
         Section {
-            title: "Contact",
+            title: "section-contact",
             items: contacts,
         },
         Section {
-            title: "Networks",
+            title: "section-networks",
             items: p.networks.iter().map(|n| n.name.clone()).collect(),
         },
         Section {
-            title: "About",
+            title: "section-about",
             items: about,
         },
     ]
@@ -205,11 +209,11 @@ fn item(state: &AppState, handle: &str, post: &Post) -> UpdateItem {
 /// The page of one update.
 pub async fn update_page(state: &AppState, org: &Org, post: &Post, counts: NoteCounts) -> Result<Response, AppError> {
     render(&UpdatePage {
+        t: super::t(state),
+        counts: super::t(state).update_counts(counts.likes, counts.shares),
         name: org.name.clone(),
         handle: org.handle.clone(),
         domain: state.urls.authority().to_owned(),
         item: item(state, &org.handle, post),
-        likes: counts.likes,
-        shares: counts.shares,
     })
 }
