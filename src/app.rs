@@ -132,9 +132,12 @@ impl App {
         }
         let router = router(self.state.clone());
         tracing::info!(addr = %self.listener.local_addr()?, public_url = %self.state.config.public_url, "listening");
-        axum::serve(self.listener, router)
-            .with_graceful_shutdown(shutdown.cancelled_owned())
-            .await?;
+        axum::serve(
+            self.listener,
+            router.into_make_service_with_connect_info::<SocketAddr>(),
+        )
+        .with_graceful_shutdown(shutdown.cancelled_owned())
+        .await?;
         tracing::info!("HTTP stopped; stopping workers");
         workers.cancel();
         for (name, handle) in handles {

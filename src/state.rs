@@ -35,6 +35,8 @@ pub struct AppState {
     pub peer_notify: Arc<Notify>,
     /// The pages' message catalogue.
     pub catalogue: Arc<Catalogue>,
+    /// Failed sign-in attempts (rate limits).
+    pub sign_in_limiter: Arc<crate::service::sessions::SignInLimiter>,
 }
 
 impl AppState {
@@ -56,6 +58,7 @@ impl AppState {
             vocab: Arc::new(vocab),
             directory: Arc::new(DirectoryIndex::default()),
             peer_notify: Arc::new(Notify::new()),
+            sign_in_limiter: Arc::default(),
             catalogue: Arc::new(Catalogue::load().map_err(|e| anyhow::anyhow!("message catalogue: {e}"))?),
         })
     }

@@ -5,6 +5,7 @@ pub mod html;
 pub mod index;
 pub mod profile;
 pub mod text;
+pub mod totp;
 pub mod vocab;
 
 pub use handle::Handle;

@@ -16,6 +16,7 @@ pub mod peering;
 pub mod posts;
 pub mod profiles;
 pub mod remote;
+pub mod sessions;
 pub mod tokens;
 
 use crate::{domain::DomainError, net::NetError, store::StoreError};

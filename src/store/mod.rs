@@ -14,6 +14,7 @@ pub mod outbox;
 pub mod peers;
 pub mod posts;
 pub mod reports;
+pub mod sessions;
 pub mod settings;
 pub mod tokens;
 pub mod users;

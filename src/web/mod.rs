@@ -5,6 +5,7 @@ pub mod home;
 pub mod i18n;
 pub mod login;
 pub mod profile;
+pub mod staff;
 
 use askama::Template;
 use axum::{
@@ -29,6 +30,14 @@ pub fn router() -> Router<AppState> {
         .route("/static/avatar.png", get(directory::avatar))
         .route("/static/header.png", get(directory::header_picture))
         .route("/login/link/{secret}", get(login::show).post(login::submit))
+        .route("/login", get(staff::login_form).post(staff::login))
+        .route("/logout", axum::routing::post(staff::logout))
+        .route(
+            "/account/sessions/revoke",
+            axum::routing::post(staff::logout_everywhere),
+        )
+        .route("/account/2fa", get(staff::totp_form).post(staff::totp_confirm))
+        .route("/admin", get(staff::admin))
 }
 
 /// The catalogue bound to the page language (English until pages negotiate languages).

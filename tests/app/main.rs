@@ -14,3 +14,4 @@ mod peering;
 mod smtp;
 mod snapshots;
 mod storage;
+mod web_signin;

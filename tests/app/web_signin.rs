@@ -1,0 +1,235 @@
+//! Web sign-in over real HTTP: CSRF, wrong passwords, rate limits, TOTP (required for
+//! operators), sessions, sign out everywhere.
+
+use reqwest::{StatusCode, header};
+use understory::{
+    domain::totp,
+    service::{accounts, audit::Who},
+};
+
+use crate::helpers::{TestApp, client};
+
+fn field(html: &str, name: &str) -> String {
+    let marker = format!("name=\"{name}\" value=\"");
+    let start = html.find(&marker).unwrap_or_else(|| panic!("no {name} in {html}")) + marker.len();
+    html[start..start + html[start..].find('"').unwrap()].to_owned()
+}
+
+fn cookie_of(r: &reqwest::Response, name: &str) -> Option<String> {
+    r.headers()
+        .get_all(header::SET_COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .find_map(|v| {
+            let (kv, _) = v.split_once(';').unwrap_or((v, ""));
+            let (k, val) = kv.split_once('=')?;
+            (k == name && !val.is_empty()).then(|| val.to_owned())
+        })
+}
+
+/// Loads the form, then posts credentials; returns the response.
+async fn sign_in(app: &TestApp, email: &str, password: &str, code: &str) -> reqwest::Response {
+    let form = client().get(app.url("/login")).send().await.unwrap();
+    let csrf_cookie = cookie_of(&form, "understory_csrf").unwrap();
+    let csrf = field(&form.text().await.unwrap(), "csrf");
+    client()
+        .post(app.url("/login"))
+        .header(header::COOKIE, format!("understory_csrf={csrf_cookie}"))
+        .form(&[
+            ("email", email),
+            ("password", password),
+            ("code", code),
+            ("csrf", &csrf),
+        ])
+        .send()
+        .await
+        .unwrap()
+}
+
+async fn get(app: &TestApp, path: &str, session: &str) -> reqwest::Response {
+    client()
+        .get(app.url(path))
+        .header(header::COOKIE, format!("understory_session={session}"))
+        .send()
+        .await
+        .unwrap()
+}
+
+fn location(r: &reqwest::Response) -> &str {
+    r.headers()[header::LOCATION].to_str().unwrap()
+}
+
+async fn user_with_password(app: &TestApp, email: &str, operator: bool) {
+    let (_, link) = accounts::create_user(&app.state, &Who::Cli, email, operator, None)
+        .await
+        .unwrap();
+    let secret = link.rsplit('/').next().unwrap();
+    accounts::set_password_with_link(&app.state, secret, "a long enough password")
+        .await
+        .unwrap();
+}
+
+#[tokio::test]
+async fn operators_sign_in_with_a_second_factor() {
+    let app = TestApp::spawn().await;
+    user_with_password(&app, "op@example.org", true).await;
+
+    let wrong = sign_in(&app, "op@example.org", "not the password", "").await;
+    assert_eq!(wrong.status(), StatusCode::UNAUTHORIZED);
+    let html = wrong.text().await.unwrap();
+    assert!(
+        html.contains("The email, password or code is wrong.") && html.contains("value=\"op@example.org\""),
+        "keeps what was typed"
+    );
+    let forged = client()
+        .post(app.url("/login"))
+        .form(&[
+            ("email", "op@example.org"),
+            ("password", "a long enough password"),
+            ("csrf", "x"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(forged.status(), StatusCode::FORBIDDEN, "no CSRF cookie, no sign-in");
+
+    let ok = sign_in(&app, "op@example.org", "a long enough password", "").await;
+    assert_eq!(ok.status(), StatusCode::SEE_OTHER);
+    assert_eq!(
+        location(&ok),
+        "/account/2fa",
+        "operators must set up a second factor first"
+    );
+    let set = ok
+        .headers()
+        .get_all(header::SET_COOKIE)
+        .iter()
+        .map(|v| v.to_str().unwrap().to_owned())
+        .collect::<Vec<_>>()
+        .join("\n");
+    assert!(set.contains("HttpOnly") && set.contains("SameSite=Lax"), "{set}");
+    let first = cookie_of(&ok, "understory_session").unwrap();
+    let blocked = get(&app, "/admin", &first).await;
+    assert_eq!(
+        (blocked.status(), location(&blocked)),
+        (StatusCode::SEE_OTHER, "/account/2fa")
+    );
+
+    let page = get(&app, "/account/2fa", &first).await.text().await.unwrap();
+    let start = page.find("<code id=\"secret\">").unwrap() + "<code id=\"secret\">".len();
+    let secret = totp::base32_decode(&page[start..start + page[start..].find('<').unwrap()]).unwrap();
+    let csrf = field(&page, "csrf");
+    let code = |at: i64| format!("{:06}", totp::code_at(&secret, at / 1000 / 30));
+    let post = |path: &'static str, session: String, fields: Vec<(&'static str, String)>| {
+        let url = app.url(path);
+        async move {
+            client()
+                .post(url)
+                .header(header::COOKIE, format!("understory_session={session}"))
+                .form(&fields)
+                .send()
+                .await
+                .unwrap()
+        }
+    };
+    let bad = post(
+        "/account/2fa",
+        first.clone(),
+        vec![("code", "000000".into()), ("csrf", csrf.clone())],
+    )
+    .await;
+    assert_eq!(bad.status(), StatusCode::BAD_REQUEST);
+    let now = app.state.clock.now_ms();
+    let good = post(
+        "/account/2fa",
+        first.clone(),
+        vec![("code", code(now)), ("csrf", csrf.clone())],
+    )
+    .await;
+    assert_eq!((good.status(), location(&good)), (StatusCode::SEE_OTHER, "/admin"));
+    let admin = get(&app, "/admin", &first).await;
+    assert_eq!(admin.status(), StatusCode::OK);
+    assert!(admin.text().await.unwrap().contains("Signed in as op@example.org"));
+
+    // From now on the code is needed, and a code works once.
+    assert_eq!(
+        sign_in(&app, "op@example.org", "a long enough password", "")
+            .await
+            .status(),
+        StatusCode::UNAUTHORIZED
+    );
+    assert_eq!(
+        sign_in(&app, "op@example.org", "a long enough password", &code(now))
+            .await
+            .status(),
+        StatusCode::UNAUTHORIZED,
+        "replayed code"
+    );
+    app.state.clock.advance(chrono::Duration::seconds(30));
+    let second = sign_in(
+        &app,
+        "op@example.org",
+        "a long enough password",
+        &code(app.state.clock.now_ms()),
+    )
+    .await;
+    assert_eq!((second.status(), location(&second)), (StatusCode::SEE_OTHER, "/admin"));
+    let second = cookie_of(&second, "understory_session").unwrap();
+
+    // A form without its CSRF token is refused; sign out everywhere ends both sessions.
+    let page = get(&app, "/admin", &second).await.text().await.unwrap();
+    let csrf2 = field(&page, "csrf");
+    assert_eq!(
+        post(
+            "/account/sessions/revoke",
+            second.clone(),
+            vec![("csrf", "forged".into())]
+        )
+        .await
+        .status(),
+        StatusCode::FORBIDDEN
+    );
+    let out = post("/account/sessions/revoke", second.clone(), vec![("csrf", csrf2)]).await;
+    assert_eq!(location(&out), "/login");
+    for session in [first, second] {
+        let r = get(&app, "/admin", &session).await;
+        assert_eq!((r.status(), location(&r)), (StatusCode::SEE_OTHER, "/login"));
+    }
+}
+
+#[tokio::test]
+async fn sign_in_attempts_are_rate_limited_and_staff_without_2fa_go_straight_in() {
+    let app = TestApp::spawn().await;
+    user_with_password(&app, "ed@example.org", false).await;
+    for _ in 0..5 {
+        assert_eq!(
+            sign_in(&app, "ed@example.org", "wrong wrong wrong", "").await.status(),
+            StatusCode::UNAUTHORIZED
+        );
+    }
+    let limited = sign_in(&app, "ed@example.org", "a long enough password", "").await;
+    assert_eq!(limited.status(), StatusCode::TOO_MANY_REQUESTS);
+    assert!(
+        limited.headers()[header::RETRY_AFTER]
+            .to_str()
+            .unwrap()
+            .parse::<u64>()
+            .unwrap()
+            > 0
+    );
+    app.state.clock.advance(chrono::Duration::minutes(16));
+    let ok = sign_in(&app, "ed@example.org", "a long enough password", "").await;
+    assert_eq!((ok.status(), location(&ok)), (StatusCode::SEE_OTHER, "/admin"));
+    let session = cookie_of(&ok, "understory_session").unwrap();
+    assert_eq!(get(&app, "/admin", &session).await.status(), StatusCode::OK);
+    assert_eq!(
+        get(&app, "/admin", "not-a-session").await.status(),
+        StatusCode::SEE_OTHER
+    );
+    assert_eq!(
+        sign_in(&app, "nobody@example.org", "a long enough password", "")
+            .await
+            .status(),
+        StatusCode::UNAUTHORIZED
+    );
+}
