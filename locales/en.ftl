@@ -98,3 +98,52 @@ admin-operator = Operator
 admin-operator-hint = Operator tasks (peers, domain blocks, reports, users) are in the command line and the operator API for now.
 admin-security = Security
 admin-role = { $role }
+
+org-admin-title = Manage { $name }
+org-admin-profile = Profile
+org-admin-updates = Updates
+org-admin-followers = Followers
+org-admin-inbox = Replies and mentions
+org-admin-view-public = View the public page
+org-admin-forbidden = You have no role in this organisation.
+profile-form-title = Edit the profile
+profile-form-name = Name
+profile-form-summary = What you know about, in a few sentences
+profile-form-reach = Who may list this organisation
+reach-none = Nobody: not in any directory
+reach-home = This instance's directory only
+reach-network = This instance and its peers
+reach-public = Everywhere, Mastodon's directory too
+profile-form-kinds = Kind of organisation
+profile-form-themes = Themes you know about
+profile-form-own-themes = Your own themes (one word each, separated by ;)
+profile-form-places = Places you serve (ISO 3166 codes such as GB-MAN, or names, separated by ;)
+profile-form-ways = Ways of working
+profile-form-offers = What partners may ask you for
+profile-form-communities = Communities you work with
+profile-form-languages = Languages (codes such as en; cy; pl)
+profile-form-website = Website (https)
+profile-form-contact = Partnership email
+profile-form-founded = Year founded
+profile-form-save = Save the profile
+profile-form-saved = The profile is saved, and your followers have been sent the new version.
+profile-form-errors = The profile was not saved. Please correct these fields:
+profile-preview = How Mastodon will show it
+updates-new = Write an update
+updates-text = Text (links and #hashtags are made for you)
+updates-language = Language
+updates-publish = Publish
+updates-published = Published and sent to your followers.
+updates-delete = Delete
+updates-none = No updates yet.
+followers-pending = Waiting for approval
+followers-accepted = Followers
+followers-approve = Approve
+followers-reject = Refuse
+followers-none = None.
+inbox-none = No replies or mentions yet.
+inbox-reason = { $reason ->
+    [reply] Reply
+    [mention] Mention
+   *[other] From an account you follow
+}

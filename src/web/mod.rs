@@ -4,6 +4,7 @@ pub mod directory;
 pub mod home;
 pub mod i18n;
 pub mod login;
+pub mod org_admin;
 pub mod profile;
 pub mod staff;
 
@@ -38,6 +39,23 @@ pub fn router() -> Router<AppState> {
         )
         .route("/account/2fa", get(staff::totp_form).post(staff::totp_confirm))
         .route("/admin", get(staff::admin))
+        .route(
+            "/admin/orgs/{handle}",
+            get(org_admin::profile_form).post(org_admin::profile_save),
+        )
+        .route(
+            "/admin/orgs/{handle}/updates",
+            get(org_admin::updates).post(org_admin::publish),
+        )
+        .route(
+            "/admin/orgs/{handle}/updates/{id}/delete",
+            axum::routing::post(org_admin::delete_update),
+        )
+        .route("/admin/orgs/{handle}/followers", get(org_admin::followers))
+        .route(
+            "/admin/orgs/{handle}/followers/{decision}",
+            axum::routing::post(org_admin::answer),
+        )
 }
 
 /// The catalogue bound to the page language (English until pages negotiate languages).

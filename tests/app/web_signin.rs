@@ -233,3 +233,142 @@ async fn sign_in_attempts_are_rate_limited_and_staff_without_2fa_go_straight_in(
         StatusCode::UNAUTHORIZED
     );
 }
+
+#[tokio::test]
+async fn staff_edit_the_profile_and_publish_from_the_pages() {
+    let app = TestApp::spawn().await;
+    app.create_org("acme").await;
+    app.create_org("other").await;
+    let (_, link) = accounts::create_user(
+        &app.state,
+        &Who::Cli,
+        "ed@example.org",
+        false,
+        Some(("acme", accounts::Role::Editor)),
+    )
+    .await
+    .unwrap();
+    accounts::set_password_with_link(&app.state, link.rsplit('/').next().unwrap(), "a long enough password")
+        .await
+        .unwrap();
+    let ok = sign_in(&app, "ed@example.org", "a long enough password", "").await;
+    let session = cookie_of(&ok, "understory_session").unwrap();
+    let home = get(&app, "/admin", &session).await.text().await.unwrap();
+    assert!(home.contains("/admin/orgs/acme") && !home.contains("/admin/orgs/other"));
+    let form = get(&app, "/admin/orgs/acme", &session).await;
+    assert_eq!(form.status(), StatusCode::OK);
+    let html = form.text().await.unwrap();
+    assert!(
+        html.contains("name=\"themes\" value=\"HousingAndHomelessness\""),
+        "vocabularies as choices"
+    );
+    let csrf = field(&html, "csrf");
+    let post = |path: String, fields: Vec<(&'static str, String)>| {
+        let url = app.url(&path);
+        let cookie = format!("understory_session={session}");
+        async move {
+            client()
+                .post(url)
+                .header(header::COOKIE, cookie)
+                .form(&fields)
+                .send()
+                .await
+                .unwrap()
+        }
+    };
+    let bad = post(
+        "/admin/orgs/acme".into(),
+        vec![
+            ("csrf", csrf.clone()),
+            ("name", "Acme Aid".into()),
+            ("reach", "public".into()),
+            ("themes", "Health".into()),
+            ("own_themes", "not a tag".into()),
+            ("website", "nope".into()),
+        ],
+    )
+    .await;
+    assert_eq!(bad.status(), StatusCode::BAD_REQUEST);
+    let html = bad.text().await.unwrap();
+    assert!(
+        html.contains("themes[1]") && html.contains("website"),
+        "each bad field is named"
+    );
+    assert!(
+        html.contains("value=\"not a tag\"") && html.contains("value=\"Acme Aid\""),
+        "what was typed is kept"
+    );
+    assert!(html.contains("id=\"themes-Health\" name=\"themes\" value=\"Health\" checked"));
+    let good = post(
+        "/admin/orgs/acme".into(),
+        vec![
+            ("csrf", csrf.clone()),
+            ("name", "Acme Aid".into()),
+            ("reach", "public".into()),
+            ("themes", "Health".into()),
+            ("own_themes", "DampAndMould".into()),
+            ("places", "GB-MAN; Salford".into()),
+            ("website", "https://acme.example".into()),
+        ],
+    )
+    .await;
+    assert_eq!(good.status(), StatusCode::OK);
+    let html = good.text().await.unwrap();
+    assert!(html.contains("The profile is saved"));
+    assert!(
+        html.contains("#<span>DampAndMould</span>"),
+        "the Mastodon preview shows the new theme"
+    );
+    let org = understory::store::orgs::find_by_handle(&app.state.db, "acme")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!((org.name.as_str(), org.listed_in.as_str()), ("Acme Aid", "public"));
+    assert_eq!(
+        get(&app, "/admin/orgs/other", &session).await.status(),
+        StatusCode::FORBIDDEN
+    );
+    assert_eq!(
+        post(
+            "/admin/orgs/acme".into(),
+            vec![("csrf", "forged".into()), ("name", "X".into())]
+        )
+        .await
+        .status(),
+        StatusCode::FORBIDDEN
+    );
+
+    let empty = post(
+        "/admin/orgs/acme/updates".into(),
+        vec![("csrf", csrf.clone()), ("text", "   ".into())],
+    )
+    .await;
+    assert_eq!(empty.status(), StatusCode::BAD_REQUEST);
+    let published = post(
+        "/admin/orgs/acme/updates".into(),
+        vec![
+            ("csrf", csrf.clone()),
+            ("text", "Clinic opens #Housing".into()),
+            ("lang", "en".into()),
+        ],
+    )
+    .await;
+    assert_eq!(published.status(), StatusCode::OK);
+    assert!(published.text().await.unwrap().contains("Clinic opens #Housing"));
+    assert_eq!(understory::store::posts::count(&app.state.db, None).await.unwrap(), 1);
+    let id = understory::store::posts::list(&app.state.db, org.id, i64::MAX, 1)
+        .await
+        .unwrap()[0]
+        .id;
+    let deleted = post(
+        format!("/admin/orgs/acme/updates/{id}/delete"),
+        vec![("csrf", csrf.clone())],
+    )
+    .await;
+    assert_eq!(deleted.status(), StatusCode::SEE_OTHER);
+    assert_eq!(understory::store::posts::count(&app.state.db, None).await.unwrap(), 0);
+    assert_eq!(
+        get(&app, "/admin/orgs/acme/followers", &session).await.status(),
+        StatusCode::OK
+    );
+}

@@ -1,0 +1,528 @@
+//! The organisation admin pages for its staff: profile (with the vocabularies as choices and a
+//! preview of Mastodon's rendering), updates, followers (with approval) and replies received.
+
+use askama::Template;
+use axum::{
+    Form,
+    extract::{Path, RawForm, State},
+    http::{HeaderValue, StatusCode, header},
+    response::{IntoResponse, Redirect, Response},
+};
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use super::{i18n::T, render, staff::Staff, t};
+use crate::{
+    clock::rfc3339,
+    domain::vocab::Terms,
+    error::AppError,
+    protocol::profile as ap_profile,
+    service::{self, audit::Who},
+    state::AppState,
+    store::{self, orgs::Org, sessions::Session},
+};
+
+/// One choice of a vocabulary.
+pub struct Choice {
+    /// Code.
+    pub code: String,
+    /// Label.
+    pub label: String,
+    /// Ticked.
+    pub checked: bool,
+}
+
+/// A group of checkboxes.
+pub struct ChoiceGroup {
+    /// Form field name.
+    pub name: &'static str,
+    /// Legend message key.
+    pub legend: &'static str,
+    /// Choices.
+    pub choices: Vec<Choice>,
+}
+
+/// A field of the Mastodon preview.
+pub struct PreviewField {
+    /// Name.
+    pub name: String,
+    /// HTML value (ours, escaped when built).
+    pub value: String,
+}
+
+#[derive(Template)]
+#[template(path = "org_profile.html")]
+struct ProfileForm {
+    t: T,
+    csrf: String,
+    handle: String,
+    name: String,
+    summary: String,
+    reach: String,
+    groups: Vec<ChoiceGroup>,
+    own_themes: String,
+    places: String,
+    languages: String,
+    website: String,
+    contact: String,
+    founded: String,
+    errors: Vec<String>,
+    saved: bool,
+    preview_bio: String,
+    preview_fields: Vec<PreviewField>,
+}
+
+async fn member_org(state: &AppState, s: &Session, handle: &str) -> Result<Org, AppError> {
+    let org = service::orgs::find_live(state, handle).await?;
+    if store::users::role(&state.db, s.user_id, org.id)
+        .await
+        .map_err(service::Error::from)?
+        .is_none()
+    {
+        return Err(service::Error::Forbidden(t(state).get("org-admin-forbidden")).into());
+    }
+    Ok(org)
+}
+
+fn who(s: &Session) -> Who {
+    Who::User {
+        id: s.user_id,
+        email: s.email.clone(),
+    }
+}
+
+fn check_csrf(s: &Session, given: &str) -> Result<(), AppError> {
+    if !s.csrf.is_empty() && s.csrf == given {
+        Ok(())
+    } else {
+        Err(service::Error::Forbidden("the form expired; reload the page and try again".into()).into())
+    }
+}
+
+fn group(name: &'static str, legend: &'static str, terms: &Terms, selected: &[String]) -> ChoiceGroup {
+    let choices = terms
+        .all()
+        .iter()
+        .map(|term| Choice {
+            code: term.code.clone(),
+            label: term.label.clone(),
+            checked: selected.iter().any(|s| s.eq_ignore_ascii_case(&term.code)),
+        })
+        .collect();
+    ChoiceGroup { name, legend, choices }
+}
+
+/// The form as typed (or as stored), with errors.
+struct Typed {
+    name: String,
+    summary: String,
+    reach: String,
+    lists: std::collections::HashMap<&'static str, Vec<String>>,
+    own_themes: String,
+    places: String,
+    languages: String,
+    website: String,
+    contact: String,
+    founded: String,
+}
+
+fn from_org(org: &Org) -> Typed {
+    let p = org.profile();
+    let mut lists = std::collections::HashMap::new();
+    lists.insert("kinds", p.kinds.clone());
+    lists.insert("themes", p.themes.clone());
+    lists.insert("ways_of_working", p.ways_of_working.clone());
+    lists.insert("offers", p.offers.iter().map(|o| o.code.clone()).collect());
+    lists.insert("communities", p.communities.clone());
+    Typed {
+        name: org.name.clone(),
+        summary: org.summary.clone(),
+        reach: org.listed_in.clone(),
+        lists,
+        own_themes: String::new(),
+        places: p
+            .places
+            .iter()
+            .map(|x| x.code.clone().unwrap_or_else(|| x.name.clone()))
+            .collect::<Vec<_>>()
+            .join("; "),
+        languages: p.languages.join("; "),
+        website: p.website.clone().unwrap_or_default(),
+        contact: p.contacts.first().and_then(|c| c.email.clone()).unwrap_or_default(),
+        founded: p.founding_year.map(|y| y.to_string()).unwrap_or_default(),
+    }
+}
+
+fn page(
+    state: &AppState,
+    s: &Session,
+    org: &Org,
+    typed: Typed,
+    errors: Vec<String>,
+    saved: bool,
+) -> Result<Response, AppError> {
+    let v = &state.vocab;
+    let get = |k: &str| typed.lists.get(k).cloned().unwrap_or_default();
+    let profile = org.profile();
+    let preview_fields = ap_profile::fields(&state.urls, &profile, v)
+        .into_iter()
+        .map(|f| PreviewField {
+            name: f["name"].as_str().unwrap_or("").to_owned(),
+            value: crate::domain::html::sanitize(f["value"].as_str().unwrap_or("")),
+        })
+        .collect();
+    let status = if errors.is_empty() {
+        StatusCode::OK
+    } else {
+        StatusCode::BAD_REQUEST
+    };
+    let mut r = render(&ProfileForm {
+        t: t(state),
+        csrf: s.csrf.clone(),
+        handle: org.handle.clone(),
+        groups: vec![
+            group("kinds", "profile-form-kinds", &v.kinds, &get("kinds")),
+            group("themes", "profile-form-themes", &v.themes, &get("themes")),
+            group("ways_of_working", "profile-form-ways", &v.ways, &get("ways_of_working")),
+            group("offers", "profile-form-offers", &v.offers, &get("offers")),
+            group(
+                "communities",
+                "profile-form-communities",
+                &v.communities,
+                &get("communities"),
+            ),
+        ],
+        own_themes: if typed.own_themes.is_empty() {
+            get("themes")
+                .into_iter()
+                .filter(|c| v.themes.get(c).is_none())
+                .collect::<Vec<_>>()
+                .join("; ")
+        } else {
+            typed.own_themes
+        },
+        name: typed.name,
+        summary: typed.summary,
+        reach: typed.reach,
+        places: typed.places,
+        languages: typed.languages,
+        website: typed.website,
+        contact: typed.contact,
+        founded: typed.founded,
+        errors,
+        saved,
+        preview_bio: crate::domain::html::sanitize(&ap_profile::bio(&state.urls, &org.summary, &profile)),
+        preview_fields,
+    })?;
+    *r.status_mut() = status;
+    r.headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    Ok(r)
+}
+
+/// `GET /admin/orgs/{handle}`: the profile form.
+pub async fn profile_form(
+    State(state): State<AppState>,
+    Staff(s): Staff,
+    Path(handle): Path<String>,
+) -> Result<Response, AppError> {
+    let org = member_org(&state, &s, &handle).await?;
+    page(&state, &s, &org, from_org(&org), Vec::new(), false)
+}
+
+fn split_list(raw: &str) -> Vec<String> {
+    raw.split([';', ','])
+        .map(str::trim)
+        .filter(|x| !x.is_empty())
+        .map(str::to_owned)
+        .collect()
+}
+
+/// `POST /admin/orgs/{handle}`: saves every field, or shows each error and keeps what was typed.
+pub async fn profile_save(
+    State(state): State<AppState>,
+    Staff(s): Staff,
+    Path(handle): Path<String>,
+    RawForm(raw): RawForm,
+) -> Result<Response, AppError> {
+    let org = member_org(&state, &s, &handle).await?;
+    let pairs: Vec<(String, String)> = url::form_urlencoded::parse(&raw).into_owned().collect();
+    let one = |k: &str| {
+        pairs
+            .iter()
+            .find(|(n, _)| n == k)
+            .map(|(_, v)| v.clone())
+            .unwrap_or_default()
+    };
+    let many = |k: &str| {
+        pairs
+            .iter()
+            .filter(|(n, _)| n == k)
+            .map(|(_, v)| v.clone())
+            .collect::<Vec<_>>()
+    };
+    check_csrf(&s, &one("csrf"))?;
+    let mut lists = std::collections::HashMap::new();
+    for k in ["kinds", "themes", "ways_of_working", "offers", "communities"] {
+        lists.insert(k, many(k));
+    }
+    let typed = Typed {
+        name: one("name"),
+        summary: one("summary"),
+        reach: one("reach"),
+        lists,
+        own_themes: one("own_themes"),
+        places: one("places"),
+        languages: one("languages"),
+        website: one("website"),
+        contact: one("contact"),
+        founded: one("founded"),
+    };
+    let mut themes = typed.lists.get("themes").cloned().unwrap_or_default();
+    themes.extend(split_list(&typed.own_themes));
+    let mut doc = json!({
+        "name": typed.name, "summary": typed.summary, "listed_in": typed.reach,
+        "kinds": typed.lists["kinds"], "themes": themes, "ways_of_working": typed.lists["ways_of_working"],
+        "offers": typed.lists["offers"], "communities": typed.lists["communities"],
+        "places": split_list(&typed.places), "languages": split_list(&typed.languages),
+    });
+    if !typed.website.trim().is_empty() {
+        doc["website"] = json!(typed.website.trim());
+    }
+    if !typed.contact.trim().is_empty() {
+        doc["contacts"] = json!([{"role": "partnerships", "email": typed.contact.trim()}]);
+    }
+    let mut errors = Vec::new();
+    if !typed.founded.trim().is_empty() {
+        match typed.founded.trim().parse::<i32>() {
+            Ok(y) => doc["founding_year"] = json!(y),
+            Err(_) => errors.push("founding_year: must be a year such as 2014".to_owned()),
+        }
+    }
+    // Keep the fields this form does not show.
+    if let (Some(map), Ok(Value::Object(stored))) = (doc.as_object_mut(), serde_json::to_value(org.profile())) {
+        for (k, v) in stored {
+            if !map.contains_key(&k) && !matches!(k.as_str(), "website" | "contacts" | "founding_year") {
+                map.insert(k, v);
+            }
+        }
+        if let Some(rest) = org.profile().contacts.get(1..)
+            && doc.get("contacts").is_some()
+            && !rest.is_empty()
+        {
+            let mut all = doc["contacts"].as_array().cloned().unwrap_or_default();
+            all.extend(rest.iter().filter_map(|c| serde_json::to_value(c).ok()));
+            doc["contacts"] = json!(all);
+        }
+    }
+    if errors.is_empty() {
+        match service::profiles::replace(&state, &who(&s), &handle, doc).await {
+            Ok(updated) => return page(&state, &s, &updated, from_org(&updated), Vec::new(), true),
+            Err(service::Error::Invalid(m)) => errors.extend(m.split("; ").map(str::to_owned)),
+            Err(e) => return Err(e.into()),
+        }
+    }
+    page(&state, &s, &org, typed, errors, false)
+}
+
+/// One update in the list.
+pub struct UpdateRow {
+    /// Id.
+    pub id: i64,
+    /// URL.
+    pub url: String,
+    /// Text as written.
+    pub text: String,
+    /// When.
+    pub published: String,
+}
+
+#[derive(Template)]
+#[template(path = "org_updates.html")]
+struct UpdatesPage {
+    t: T,
+    csrf: String,
+    handle: String,
+    updates: Vec<UpdateRow>,
+    text: String,
+    lang: String,
+    error: Option<String>,
+    published: bool,
+}
+
+async fn updates_page(
+    state: &AppState,
+    s: &Session,
+    org: &Org,
+    text: String,
+    lang: String,
+    error: Option<String>,
+    published: bool,
+) -> Result<Response, AppError> {
+    let posts = store::posts::list(&state.db, org.id, i64::MAX, 50)
+        .await
+        .map_err(service::Error::from)?;
+    let updates = posts
+        .into_iter()
+        .map(|p| UpdateRow {
+            id: p.id,
+            url: state.urls.update(&org.handle, p.id),
+            text: p.source,
+            published: rfc3339(p.published),
+        })
+        .collect();
+    let status = if error.is_some() {
+        StatusCode::BAD_REQUEST
+    } else {
+        StatusCode::OK
+    };
+    let mut r = render(&UpdatesPage {
+        t: t(state),
+        csrf: s.csrf.clone(),
+        handle: org.handle.clone(),
+        updates,
+        text,
+        lang,
+        error,
+        published,
+    })?;
+    *r.status_mut() = status;
+    Ok(r)
+}
+
+/// `GET /admin/orgs/{handle}/updates`.
+pub async fn updates(
+    State(state): State<AppState>,
+    Staff(s): Staff,
+    Path(handle): Path<String>,
+) -> Result<Response, AppError> {
+    let org = member_org(&state, &s, &handle).await?;
+    updates_page(&state, &s, &org, String::new(), "en".into(), None, false).await
+}
+
+/// A new update.
+#[derive(Deserialize)]
+pub struct UpdateForm {
+    text: String,
+    #[serde(default)]
+    lang: String,
+    csrf: String,
+}
+
+/// `POST /admin/orgs/{handle}/updates`: publishes, or shows the error and keeps the text.
+pub async fn publish(
+    State(state): State<AppState>,
+    Staff(s): Staff,
+    Path(handle): Path<String>,
+    Form(form): Form<UpdateForm>,
+) -> Result<Response, AppError> {
+    let org = member_org(&state, &s, &handle).await?;
+    check_csrf(&s, &form.csrf)?;
+    let lang = if form.lang.trim().is_empty() {
+        "en".to_owned()
+    } else {
+        form.lang.trim().to_owned()
+    };
+    match service::posts::publish(&state, &who(&s), &handle, &form.text, Some(&lang)).await {
+        Ok(_) => updates_page(&state, &s, &org, String::new(), lang, None, true).await,
+        Err(service::Error::Invalid(m)) => updates_page(&state, &s, &org, form.text, lang, Some(m), false).await,
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// A delete or follower decision.
+#[derive(Deserialize)]
+pub struct ActionForm {
+    csrf: String,
+    #[serde(default)]
+    actor: String,
+}
+
+/// `POST /admin/orgs/{handle}/updates/{id}/delete`.
+pub async fn delete_update(
+    State(state): State<AppState>,
+    Staff(s): Staff,
+    Path((handle, id)): Path<(String, i64)>,
+    Form(form): Form<ActionForm>,
+) -> Result<Response, AppError> {
+    member_org(&state, &s, &handle).await?;
+    check_csrf(&s, &form.csrf)?;
+    service::posts::delete(&state, &who(&s), &handle, id).await?;
+    Ok(Redirect::to(&format!("/admin/orgs/{handle}/updates")).into_response())
+}
+
+/// A follower row.
+pub struct FollowerRow {
+    /// Actor URL.
+    pub actor: String,
+}
+
+#[derive(Template)]
+#[template(path = "org_followers.html")]
+struct FollowersPage {
+    t: T,
+    csrf: String,
+    handle: String,
+    pending: Vec<FollowerRow>,
+    accepted: Vec<FollowerRow>,
+    notes: Vec<(String, String, String)>,
+}
+
+/// `GET /admin/orgs/{handle}/followers`: followers, requests to approve, replies and mentions.
+pub async fn followers(
+    State(state): State<AppState>,
+    Staff(s): Staff,
+    Path(handle): Path<String>,
+) -> Result<Response, AppError> {
+    let org = member_org(&state, &s, &handle).await?;
+    let rows = |which: &'static str| {
+        let state = state.clone();
+        let handle = handle.clone();
+        async move {
+            service::follows::followers(&state, &handle, which).await.map(|v| {
+                v.into_iter()
+                    .map(|f| FollowerRow { actor: f.ap_id })
+                    .collect::<Vec<_>>()
+            })
+        }
+    };
+    let tr = t(&state);
+    let notes = store::inbox::notes_for(&state.db, org.id, 50)
+        .await
+        .map_err(service::Error::from)?
+        .into_iter()
+        .map(|n| {
+            (
+                tr.with("inbox-reason", "reason", &n.reason),
+                n.actor_ap_id,
+                crate::domain::html::sanitize(&n.content_html),
+            )
+        })
+        .collect();
+    render(&FollowersPage {
+        t: tr,
+        csrf: s.csrf.clone(),
+        handle: handle.clone(),
+        pending: rows("pending").await?,
+        accepted: rows("accepted").await?,
+        notes,
+    })
+}
+
+/// `POST /admin/orgs/{handle}/followers/{decision}`: approve or refuse a follow request.
+pub async fn answer(
+    State(state): State<AppState>,
+    Staff(s): Staff,
+    Path((handle, decision)): Path<(String, String)>,
+    Form(form): Form<ActionForm>,
+) -> Result<Response, AppError> {
+    member_org(&state, &s, &handle).await?;
+    check_csrf(&s, &form.csrf)?;
+    let accept = match decision.as_str() {
+        "approve" => true,
+        "reject" => false,
+        _ => return Err(service::Error::NotFound(decision).into()),
+    };
+    service::follows::answer(&state, &who(&s), &handle, &form.actor, accept).await?;
+    Ok(Redirect::to(&format!("/admin/orgs/{handle}/followers")).into_response())
+}
