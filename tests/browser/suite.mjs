@@ -1,0 +1,120 @@
+// Browser tests of Understory's pages: headless Chromium driven by playwright-core, with
+// axe-core run on every page (no serious or critical violations allowed), keyboard use, and
+// screenshots at phone and desktop widths saved under artifacts/screenshots (not committed).
+//
+// Usage: node suite.mjs BASE_URL EDITOR_EMAIL PASSWORD ORG_HANDLE
+import { chromium } from "playwright-core";
+import { readFileSync, mkdirSync } from "node:fs";
+import { createRequire } from "node:module";
+
+const require = createRequire(import.meta.url);
+const axeSource = readFileSync(require.resolve("axe-core/axe.min.js"), "utf8");
+const [base, email, password, handle] = process.argv.slice(2);
+const shots = new URL("../../artifacts/screenshots/", import.meta.url).pathname;
+mkdirSync(shots, { recursive: true });
+
+let passed = 0;
+let failed = 0;
+function check(cond, what) {
+  if (cond) { passed++; console.log(`ok   ${what}`); } else { failed++; console.log(`FAIL ${what}`); }
+}
+
+async function axe(page, name) {
+  // Evaluated through the DevTools protocol: the page's CSP (no inline script) stays in force.
+  await page.evaluate(`${axeSource}\n;true`);
+  const result = await page.evaluate(async () => await window.axe.run(document, { resultTypes: ["violations"] }));
+  const bad = result.violations.filter((v) => v.impact === "serious" || v.impact === "critical");
+  for (const v of bad) console.log(`     axe ${name}: ${v.id} (${v.impact}): ${v.help} [${v.nodes.map((n) => n.target).join(", ")}]`);
+  check(bad.length === 0, `axe: no serious or critical violations on ${name}`);
+}
+
+async function shoot(page, name) {
+  for (const [label, width, height] of [["phone", 390, 844], ["desktop", 1280, 900]]) {
+    await page.setViewportSize({ width, height });
+    await page.screenshot({ path: `${shots}${name}-${label}.png`, fullPage: true });
+  }
+}
+
+const browser = await chromium.launch({
+  executablePath: process.env.CHROMIUM || "/usr/bin/chromium",
+  args: ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"],
+});
+const context = await browser.newContext();
+const page = await context.newPage();
+const cspErrors = [];
+page.on("console", (m) => { if (m.type() === "error" && /Content Security Policy/.test(m.text())) cspErrors.push(m.text()); });
+
+// Home, directory search and filter, profile.
+await page.goto(`${base}/`);
+check((await page.title()).length > 0, "home page has a title");
+await axe(page, "home");
+await shoot(page, "home");
+await page.fill("#q", "housing");
+await page.keyboard.press("Enter");
+await page.waitForURL(/\/directory\?q=housing/);
+check(await page.locator("article h2 a").count() >= 1, "search finds the organisation");
+await axe(page, "directory");
+await shoot(page, "directory");
+const facet = page.locator("ul.facets a").first();
+await facet.click();
+await page.waitForLoadState();
+check(/theme=|place=|kind=|way=|offer=|language=|community=|instance=/.test(page.url()), "a facet filters and the URL can be shared");
+await page.goto(`${base}/directory?q=nothingmatchesthis`);
+check((await page.textContent("main")).includes("No organisation matches"), "clear empty state");
+await page.goto(`${base}/@${handle}`);
+check((await page.textContent("h1")).length > 0, "profile page opens");
+check((await page.textContent("main")).includes(`@${handle}@`), "profile shows how to follow from any server");
+await axe(page, "profile");
+await shoot(page, "profile");
+
+// Sign in with the keyboard only, then edit the profile and post an update.
+await page.goto(`${base}/login`);
+await axe(page, "login");
+await shoot(page, "login");
+await page.focus("#email");
+await page.keyboard.type(email);
+await page.keyboard.press("Tab");
+await page.keyboard.type("wrong password");
+await page.keyboard.press("Enter");
+await page.waitForLoadState();
+check((await page.textContent("[role=alert]")).includes("wrong"), "a wrong password shows a clear message");
+check((await page.inputValue("#email")) === email, "and keeps the email typed");
+await page.fill("#password", password);
+await page.keyboard.press("Enter");
+await page.waitForURL(`${base}/admin`);
+check((await page.textContent("main")).includes(email), "signed in");
+await axe(page, "admin");
+await page.click(`a[href="/admin/orgs/${handle}"]`);
+await page.waitForURL(`${base}/admin/orgs/${handle}`);
+await axe(page, "profile form");
+await shoot(page, "profile-form");
+await page.fill("#own_themes", "not a tag");
+await page.fill("#website", "ftp://files.example");
+await page.click("form button[type=submit]");
+await page.waitForLoadState();
+check((await page.textContent("#errors")).includes("website"), "bad form input names the field");
+check((await page.inputValue("#own_themes")) === "not a tag", "and keeps what was typed");
+await axe(page, "profile form with errors");
+await page.fill("#own_themes", "DampAndMould");
+await page.fill("#website", "https://acme.example");
+await page.check("#themes-DigitalInclusion");
+await page.click("form button[type=submit]");
+await page.waitForLoadState();
+check((await page.textContent("main")).includes("The profile is saved"), "profile saved");
+check((await page.textContent("main")).includes("DampAndMould"), "the Mastodon preview shows the new theme");
+await page.goto(`${base}/admin/orgs/${handle}/updates`);
+await page.fill("#text", "Our advice clinic opens on Monday #Housing");
+await page.click("form button[type=submit]");
+await page.waitForLoadState();
+check((await page.textContent("[role=status]")).includes("Published"), "an update is published");
+await axe(page, "updates");
+await shoot(page, "updates");
+await page.goto(`${base}/@${handle}`);
+check((await page.textContent("main")).includes("advice clinic"), "the update shows on the profile");
+await page.goto(`${base}/admin/orgs/${handle}/followers`);
+await axe(page, "followers");
+
+check(cspErrors.length === 0, `no Content-Security-Policy violations (${cspErrors.join("; ")})`);
+await browser.close();
+console.log(`${passed} passed, ${failed} failed`);
+process.exit(failed === 0 ? 0 : 1);
