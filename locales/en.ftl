@@ -147,3 +147,15 @@ inbox-reason = { $reason ->
     [mention] Mention
    *[other] From an account you follow
 }
+
+follow-title = Follow from your fediverse server
+follow-your-handle = Your handle, such as you@mastodon.social
+follow-go = Follow
+follow-copy = Or search for { $acct } on your server.
+follow-no-template = Your server did not say where its follow page is. Search for { $acct } on your server instead.
+follow-bad-handle = Type your handle as you@your.server.
+feed-title = Updates from { $name }
+tag-title = #{ $tag }
+tag-organisations = Organisations that know about it
+tag-updates = Updates
+tag-none = Nothing yet.

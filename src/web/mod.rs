@@ -1,6 +1,7 @@
 //! HTML pages: server-rendered, no JavaScript needed.
 
 pub mod directory;
+pub mod follow;
 pub mod home;
 pub mod i18n;
 pub mod login;
@@ -23,6 +24,9 @@ pub fn router() -> Router<AppState> {
     Router::new()
         .route("/", get(home::page))
         .route("/@{handle}", get(profile::by_handle))
+        .route("/@{handle}/follow", axum::routing::post(follow::follow))
+        .route("/orgs/{handle}/feed.atom", get(follow::feed))
+        .route("/tags/{name}", get(follow::tag))
         .route("/healthz", get(home::healthz))
         .route("/directory", get(directory::page))
         .route("/directory.csv", get(directory::csv))

@@ -206,3 +206,71 @@ async fn nodeinfo_and_the_instance_api_answer_plain_json() {
     assert!(meta.contains("/.well-known/webfinger?resource={uri}"));
     assert_eq!(client().get(app.url("/healthz")).send().await.unwrap().status(), 200);
 }
+
+#[tokio::test]
+async fn visitors_follow_from_their_own_server_and_read_feeds_and_tags() {
+    use understory::service::{self, audit::Who};
+    // A fake fediverse server whose WebFinger advertises its follow page.
+    let router = axum::Router::new().route(
+        "/.well-known/webfinger",
+        axum::routing::get(|| async {
+            axum::Json(serde_json::json!({"subject": "acct:ann@localhost", "links": [
+                {"rel": "http://ostatus.org/schema/1.0/subscribe", "template": "https://masto.example/authorize_interaction?uri={uri}"}]}))
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    tokio::spawn(async move { axum::serve(listener, router).await });
+
+    let app = TestApp::spawn().await;
+    app.create_org("acme").await;
+    let r = client()
+        .post(app.url("/@acme/follow"))
+        .form(&[("handle", format!("@ann@localhost:{port}"))])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 303);
+    let expected = format!(
+        "https://masto.example/authorize_interaction?uri=acme%40{}",
+        app.base.trim_start_matches("http://").replace(':', "%3A")
+    );
+    assert_eq!(r.headers()["location"], expected.as_str());
+    let bad = client()
+        .post(app.url("/@acme/follow"))
+        .form(&[("handle", "not a handle")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(bad.status(), 400);
+    assert!(bad.text().await.unwrap().contains("you@your.server"));
+
+    service::posts::publish(
+        &app.state,
+        &Who::Cli,
+        "acme",
+        "Clinic opens Monday & Tuesday #Housing",
+        None,
+    )
+    .await
+    .unwrap();
+    let feed = client().get(app.url("/orgs/acme/feed.atom")).send().await.unwrap();
+    assert_eq!(feed.headers()["content-type"], "application/atom+xml; charset=utf-8");
+    let xml = feed.text().await.unwrap();
+    assert!(
+        xml.contains("<feed xmlns=\"http://www.w3.org/2005/Atom\">")
+            && xml.contains("Clinic opens Monday &amp;amp; Tuesday")
+    );
+    let tag = client().get(app.url("/tags/housing")).send().await.unwrap();
+    assert_eq!(tag.status(), 200);
+    assert!(tag.text().await.unwrap().contains("Clinic opens"));
+    assert_eq!(
+        client()
+            .get(app.url("/tags/not%20a%20tag"))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        404
+    );
+}
