@@ -6,6 +6,7 @@ pub mod audit;
 pub mod directory;
 pub mod follows;
 pub mod inbox;
+pub mod joins;
 pub mod keys;
 pub mod mail;
 pub mod moderation;

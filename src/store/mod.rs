@@ -8,6 +8,7 @@ pub mod audit;
 pub mod directory;
 pub mod follows;
 pub mod inbox;
+pub mod joins;
 pub mod mail;
 pub mod orgs;
 pub mod outbox;

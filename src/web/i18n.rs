@@ -84,6 +84,15 @@ impl T {
         self.catalogue.format(&self.lang, key, Some(&args))
     }
 
+    /// A message with several arguments.
+    pub fn with_args(&self, key: &str, pairs: &[(&str, &str)]) -> String {
+        let mut args = FluentArgs::new();
+        for (name, value) in pairs {
+            args.set((*name).to_owned(), (*value).to_owned());
+        }
+        self.catalogue.format(&self.lang, key, Some(&args))
+    }
+
     /// "N likes · M boosts".
     pub fn update_counts(&self, likes: i64, shares: i64) -> String {
         let mut args = FluentArgs::new();

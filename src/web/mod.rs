@@ -4,6 +4,7 @@ pub mod directory;
 pub mod follow;
 pub mod home;
 pub mod i18n;
+pub mod joins;
 pub mod login;
 pub mod org_admin;
 pub mod profile;
@@ -43,6 +44,9 @@ pub fn router() -> Router<AppState> {
         )
         .route("/account/2fa", get(staff::totp_form).post(staff::totp_confirm))
         .route("/admin", get(staff::admin))
+        .route("/join", get(joins::form).post(joins::submit))
+        .route("/admin/joins", get(joins::list))
+        .route("/admin/joins/{id}/{decision}", axum::routing::post(joins::decide))
         .route(
             "/admin/orgs/{handle}",
             get(org_admin::profile_form).post(org_admin::profile_save),

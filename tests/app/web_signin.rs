@@ -372,3 +372,117 @@ async fn staff_edit_the_profile_and_publish_from_the_pages() {
         StatusCode::OK
     );
 }
+
+#[tokio::test]
+async fn an_organisation_asks_to_join_and_an_operator_approves_on_the_web() {
+    let app = TestApp::spawn().await;
+    // The operator has a second factor already (set up through the pages in another test).
+    user_with_password(&app, "op@example.org", false).await;
+    let op = understory::store::users::find_by_email(&app.state.db, "op@example.org")
+        .await
+        .unwrap()
+        .unwrap();
+    let mut tx = app.state.db.begin().await.unwrap();
+    understory::store::users::set_operator(&mut tx, op.id, true)
+        .await
+        .unwrap();
+    tx.commit().await.unwrap();
+    let secret = [3u8; 20];
+    understory::store::sessions::set_totp_secret(&app.state.db, op.id, &totp::base32_encode(&secret))
+        .await
+        .unwrap();
+    let mut tx = app.state.db.begin().await.unwrap();
+    understory::store::sessions::use_totp_step(&mut tx, op.id, 0, true)
+        .await
+        .unwrap();
+    tx.commit().await.unwrap();
+
+    let bad = client()
+        .post(app.url("/join"))
+        .form(&[
+            ("name", "<b>Acme</b>"),
+            ("handle", "Acme"),
+            ("email", "nope"),
+            ("message", "hi"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(bad.status(), StatusCode::BAD_REQUEST);
+    let html = bad.text().await.unwrap();
+    assert!(
+        html.contains("handle:")
+            && html.contains("email:")
+            && html.contains("name:")
+            && html.contains("value=\"Acme\"")
+    );
+    let ok = client()
+        .post(app.url("/join"))
+        .form(&[
+            ("name", "Acme Aid"),
+            ("handle", "acme"),
+            ("email", "owner@acme.example"),
+            ("message", "Housing charity"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(ok.status(), StatusCode::OK);
+    let again = client()
+        .post(app.url("/join"))
+        .form(&[("name", "Other"), ("handle", "acme"), ("email", "x@acme.example")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(again.status(), StatusCode::BAD_REQUEST, "a pending handle is taken");
+
+    let code = format!("{:06}", totp::code_at(&secret, app.state.clock.now_ms() / 1000 / 30));
+    let signed = sign_in(&app, "op@example.org", "a long enough password", &code).await;
+    assert_eq!(location(&signed), "/admin");
+    let session = cookie_of(&signed, "understory_session").unwrap();
+    let page = get(&app, "/admin/joins", &session).await.text().await.unwrap();
+    assert!(page.contains("Acme Aid (@acme)"));
+    let csrf = field(&page, "csrf");
+    let id = page
+        .split("/admin/joins/")
+        .nth(1)
+        .unwrap()
+        .split('/')
+        .next()
+        .unwrap()
+        .to_owned();
+    let approved = client()
+        .post(app.url(&format!("/admin/joins/{id}/approve")))
+        .header(header::COOKIE, format!("understory_session={session}"))
+        .form(&[("csrf", csrf.as_str())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(approved.status(), StatusCode::OK);
+    let html = approved.text().await.unwrap();
+    assert!(
+        html.contains("@acme exists and owner@acme.example is its owner"),
+        "{html}"
+    );
+    let link = html
+        .split("<code id=\"link\">")
+        .nth(1)
+        .unwrap()
+        .split('<')
+        .next()
+        .unwrap()
+        .to_owned();
+    assert!(link.contains("/login/link/"));
+    // The new owner sets a password through the link and signs in to manage the organisation.
+    accounts::set_password_with_link(&app.state, link.rsplit('/').next().unwrap(), "another long password")
+        .await
+        .unwrap();
+    let owner = sign_in(&app, "owner@acme.example", "another long password", "").await;
+    let owner = cookie_of(&owner, "understory_session").unwrap();
+    assert_eq!(get(&app, "/admin/orgs/acme", &owner).await.status(), StatusCode::OK);
+    assert_eq!(
+        get(&app, "/admin/joins", &owner).await.status(),
+        StatusCode::FORBIDDEN,
+        "operators only"
+    );
+}
