@@ -177,3 +177,12 @@ joins-approved = Approved: @{ $handle } exists and { $email } is its owner.
 joins-link = Pass this one-time sign-in link to them (no mail is set up):
 joins-declined = Declined.
 nav-join = Join
+
+setup-title = Set up this instance
+setup-intro = Create the first operator account. This link works once.
+setup-done = The operator account is ready. Sign in to continue.
+setup-used = This instance is already set up. Sign in instead.
+neworg-title = Create an organisation
+neworg-handle = Handle (a-z, 0-9 and _)
+neworg-name = Name
+neworg-submit = Create

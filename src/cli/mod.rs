@@ -276,6 +276,10 @@ async fn serve(config: Config) -> anyhow::Result<()> {
         .with_context(|| format!("cannot listen on {} (UNDERSTORY_BIND)", config.bind))?;
     let db = app::open_database(&config).await?;
     let app = App::build(config, db, listener, AppOptions::default()).await?;
+    if let Some(link) = service::setup::link_if_needed(app.state()).await? {
+        tracing::warn!(%link, "no operator yet: open this one-time link to create the first operator account");
+        eprintln!("No operator yet. Open this one-time link to set up the instance: {link}");
+    }
     let shutdown = CancellationToken::new();
     let signal = shutdown.clone();
     tokio::spawn(async move {

@@ -315,7 +315,8 @@ pub async fn set_password_with_link(state: &AppState, secret: &str, password: &s
     })
 }
 
-fn check_password(password: &str) -> Result<()> {
+/// Refuses passwords outside the length rules.
+pub fn check_password(password: &str) -> Result<()> {
     let n = password.chars().count();
     if n < MIN_PASSWORD_CHARS {
         return Err(Error::Invalid(format!(

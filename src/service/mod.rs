@@ -18,6 +18,7 @@ pub mod posts;
 pub mod profiles;
 pub mod remote;
 pub mod sessions;
+pub mod setup;
 pub mod tokens;
 
 use crate::{domain::DomainError, net::NetError, store::StoreError};

@@ -16,3 +16,16 @@ pub async fn set_if_absent(db: &Db, name: &str, value: &str) -> Result<bool, Sto
         .bind(name).bind(value).execute(pool).await.map(|r| r.rows_affected()))?;
     Ok(done == 1)
 }
+
+/// Writes a setting (replacing it).
+pub async fn set(db: &Db, name: &str, value: &str) -> Result<(), StoreError> {
+    on_db!(db, pool => sqlx::query("insert into settings (name, value) values ($1, $2) on conflict (name) do update set value = excluded.value")
+        .bind(name).bind(value).execute(pool).await.map(|r| r.rows_affected()))?;
+    Ok(())
+}
+
+/// Removes a setting.
+pub async fn delete(db: &Db, name: &str) -> Result<(), StoreError> {
+    on_db!(db, pool => sqlx::query("delete from settings where name = $1").bind(name).execute(pool).await.map(|r| r.rows_affected()))?;
+    Ok(())
+}

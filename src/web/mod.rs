@@ -8,6 +8,7 @@ pub mod joins;
 pub mod login;
 pub mod org_admin;
 pub mod profile;
+pub mod setup;
 pub mod staff;
 
 use askama::Template;
@@ -45,6 +46,8 @@ pub fn router() -> Router<AppState> {
         .route("/account/2fa", get(staff::totp_form).post(staff::totp_confirm))
         .route("/admin", get(staff::admin))
         .route("/join", get(joins::form).post(joins::submit))
+        .route("/setup/{secret}", get(setup::form).post(setup::submit))
+        .route("/admin/orgs", axum::routing::post(setup::create_org))
         .route("/admin/joins", get(joins::list))
         .route("/admin/joins/{id}/{decision}", axum::routing::post(joins::decide))
         .route(

@@ -486,3 +486,53 @@ async fn an_organisation_asks_to_join_and_an_operator_approves_on_the_web() {
         "operators only"
     );
 }
+
+#[tokio::test]
+async fn the_first_operator_is_created_through_a_one_time_setup_link() {
+    let app = TestApp::spawn().await;
+    let link = understory::service::setup::link_if_needed(&app.state)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        client()
+            .get(app.url("/setup/not-the-secret"))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        StatusCode::GONE
+    );
+    let bad = client()
+        .post(&link)
+        .form(&[("email", "op@example.org"), ("password", "short"), ("confirm", "short")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(bad.status(), StatusCode::BAD_REQUEST, "password rules apply");
+    let ok = client()
+        .post(&link)
+        .form(&[
+            ("email", "op@example.org"),
+            ("password", "a long enough password"),
+            ("confirm", "a long enough password"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!((ok.status(), location(&ok)), (StatusCode::SEE_OTHER, "/login"));
+    assert_eq!(
+        client().get(&link).send().await.unwrap().status(),
+        StatusCode::GONE,
+        "the link works once"
+    );
+    assert!(
+        understory::service::setup::link_if_needed(&app.state)
+            .await
+            .unwrap()
+            .is_none(),
+        "no new link once an operator exists"
+    );
+    let signed = sign_in(&app, "op@example.org", "a long enough password", "").await;
+    assert_eq!(location(&signed), "/account/2fa");
+}

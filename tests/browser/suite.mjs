@@ -2,14 +2,28 @@
 // axe-core run on every page (no serious or critical violations allowed), keyboard use, and
 // screenshots at phone and desktop widths saved under artifacts/screenshots (not committed).
 //
-// Usage: node suite.mjs BASE_URL EDITOR_EMAIL PASSWORD ORG_HANDLE
+// Usage: node suite.mjs BASE_URL EDITOR_EMAIL PASSWORD ORG_HANDLE SETUP_LINK
 import { chromium } from "playwright-core";
 import { readFileSync, mkdirSync } from "node:fs";
 import { createRequire } from "node:module";
+import { createHmac } from "node:crypto";
 
 const require = createRequire(import.meta.url);
 const axeSource = readFileSync(require.resolve("axe-core/axe.min.js"), "utf8");
-const [base, email, password, handle] = process.argv.slice(2);
+const [base, email, password, handle, setupLink] = process.argv.slice(2);
+
+// RFC 6238 TOTP, as an authenticator app computes it.
+function totp(base32) {
+  const alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";
+  let bits = "";
+  for (const c of base32.replace(/=+$/, "")) bits += alphabet.indexOf(c.toUpperCase()).toString(2).padStart(5, "0");
+  const bytes = Buffer.from(bits.match(/.{8}/g).map((b) => parseInt(b, 2)));
+  const counter = Buffer.alloc(8);
+  counter.writeBigUInt64BE(BigInt(Math.floor(Date.now() / 1000 / 30)));
+  const h = createHmac("sha1", bytes).update(counter).digest();
+  const o = h[h.length - 1] & 15;
+  return String((h.readUInt32BE(o) & 0x7fffffff) % 1000000).padStart(6, "0");
+}
 const shots = new URL("../../artifacts/screenshots/", import.meta.url).pathname;
 mkdirSync(shots, { recursive: true });
 
@@ -113,6 +127,45 @@ await page.goto(`${base}/@${handle}`);
 check((await page.textContent("main")).includes("advice clinic"), "the update shows on the profile");
 await page.goto(`${base}/admin/orgs/${handle}/followers`);
 await axe(page, "followers");
+
+// A new operator, from the set-up link to a published organisation, with the pages alone.
+await page.goto(`${base}/admin`);
+await page.click("form[action='/logout'] button");
+await page.waitForURL(`${base}/login`);
+await page.goto(setupLink);
+await axe(page, "setup");
+await page.fill("#email", "operator@instance.example");
+await page.fill("#password", "operator password 123");
+await page.fill("#confirm", "operator password 123");
+await page.click("form button[type=submit]");
+await page.waitForURL(`${base}/login`);
+await page.fill("#email", "operator@instance.example");
+await page.fill("#password", "operator password 123");
+await page.click("form button[type=submit]");
+await page.waitForURL(`${base}/account/2fa`);
+check(true, "a new operator must set up a second factor");
+await axe(page, "two-factor set-up");
+await shoot(page, "two-factor");
+await page.fill("#code", totp(await page.textContent("#secret")));
+await page.click("form button[type=submit]");
+await page.waitForURL(`${base}/admin`);
+await page.fill("#neworg-name", "Field Lab");
+await page.fill("#neworg-handle", "fieldlab");
+await page.click("form[action='/admin/orgs'] button");
+await page.waitForURL(`${base}/admin/orgs/fieldlab`);
+await page.check("#reach-public");
+await page.check("#themes-DigitalInclusion");
+await page.click("form button[type=submit]");
+await page.waitForLoadState();
+check((await page.textContent("main")).includes("The profile is saved"), "the operator's new organisation has a profile");
+await page.goto(`${base}/admin/orgs/fieldlab/updates`);
+await page.fill("#text", "Field Lab is open for co-design #DigitalInclusion");
+await page.click("form button[type=submit]");
+await page.waitForLoadState();
+await page.goto(`${base}/@fieldlab`);
+check((await page.textContent("main")).includes("open for co-design"), "published organisation with an update, from the web pages alone");
+await page.goto(`${base}/join`);
+await axe(page, "join");
 
 check(cspErrors.length === 0, `no Content-Security-Policy violations (${cspErrors.join("; ")})`);
 await browser.close();
