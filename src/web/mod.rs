@@ -6,6 +6,7 @@ pub mod home;
 pub mod i18n;
 pub mod joins;
 pub mod login;
+pub mod operator;
 pub mod org_admin;
 pub mod profile;
 pub mod setup;
@@ -49,6 +50,8 @@ pub fn router() -> Router<AppState> {
         .route("/setup/{secret}", get(setup::form).post(setup::submit))
         .route("/admin/orgs", axum::routing::post(setup::create_org))
         .route("/admin/joins", get(joins::list))
+        .route("/admin/operator", get(operator::show))
+        .route("/admin/operator/{action}", axum::routing::post(operator::act))
         .route("/admin/joins/{id}/{decision}", axum::routing::post(joins::decide))
         .route(
             "/admin/orgs/{handle}",

@@ -536,3 +536,99 @@ async fn the_first_operator_is_created_through_a_one_time_setup_link() {
     let signed = sign_in(&app, "op@example.org", "a long enough password", "").await;
     assert_eq!(location(&signed), "/account/2fa");
 }
+
+#[tokio::test]
+async fn operators_manage_blocks_peers_and_reports_from_their_page() {
+    let app = TestApp::spawn().await;
+    user_with_password(&app, "op@example.org", false).await;
+    let op = understory::store::users::find_by_email(&app.state.db, "op@example.org")
+        .await
+        .unwrap()
+        .unwrap();
+    let mut tx = app.state.db.begin().await.unwrap();
+    understory::store::users::set_operator(&mut tx, op.id, true)
+        .await
+        .unwrap();
+    tx.commit().await.unwrap();
+    let secret = [9u8; 20];
+    understory::store::sessions::set_totp_secret(&app.state.db, op.id, &totp::base32_encode(&secret))
+        .await
+        .unwrap();
+    let mut tx = app.state.db.begin().await.unwrap();
+    understory::store::sessions::use_totp_step(&mut tx, op.id, 0, true)
+        .await
+        .unwrap();
+    tx.commit().await.unwrap();
+    let code = format!("{:06}", totp::code_at(&secret, app.state.clock.now_ms() / 1000 / 30));
+    let session = cookie_of(
+        &sign_in(&app, "op@example.org", "a long enough password", &code).await,
+        "understory_session",
+    )
+    .unwrap();
+    let page = get(&app, "/admin/operator", &session).await;
+    assert_eq!(page.status(), StatusCode::OK);
+    let csrf = field(&page.text().await.unwrap(), "csrf");
+    let act = |action: &'static str, fields: Vec<(&'static str, String)>| {
+        let url = app.url(&format!("/admin/operator/{action}"));
+        let cookie = format!("understory_session={session}");
+        async move {
+            client()
+                .post(url)
+                .header(header::COOKIE, cookie)
+                .form(&fields)
+                .send()
+                .await
+                .unwrap()
+        }
+    };
+    let blocked = act(
+        "block",
+        vec![
+            ("csrf", csrf.clone()),
+            ("domain", "spam.example".into()),
+            ("reason", "spam".into()),
+        ],
+    )
+    .await;
+    assert_eq!(blocked.status(), StatusCode::OK);
+    assert!(blocked.text().await.unwrap().contains("spam.example"));
+    assert!(
+        understory::store::peers::is_blocked(&app.state.db, "spam.example")
+            .await
+            .unwrap()
+    );
+    let bad = act(
+        "peer-add",
+        vec![("csrf", csrf.clone()), ("domain", "not a domain!".into())],
+    )
+    .await;
+    assert_eq!(bad.status(), StatusCode::BAD_REQUEST);
+    assert!(bad.text().await.unwrap().contains("domain:"));
+    assert_eq!(
+        act(
+            "unblock",
+            vec![("csrf", csrf.clone()), ("domain", "spam.example".into())]
+        )
+        .await
+        .status(),
+        StatusCode::OK
+    );
+    assert!(
+        !understory::store::peers::is_blocked(&app.state.db, "spam.example")
+            .await
+            .unwrap()
+    );
+    assert_eq!(
+        act("block", vec![("csrf", "forged".into()), ("domain", "x.example".into())])
+            .await
+            .status(),
+        StatusCode::FORBIDDEN
+    );
+    user_with_password(&app, "ed@example.org", false).await;
+    let ed = cookie_of(
+        &sign_in(&app, "ed@example.org", "a long enough password", "").await,
+        "understory_session",
+    )
+    .unwrap();
+    assert_eq!(get(&app, "/admin/operator", &ed).await.status(), StatusCode::FORBIDDEN);
+}

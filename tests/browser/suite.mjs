@@ -166,6 +166,13 @@ await page.goto(`${base}/@fieldlab`);
 check((await page.textContent("main")).includes("open for co-design"), "published organisation with an update, from the web pages alone");
 await page.goto(`${base}/join`);
 await axe(page, "join");
+await page.goto(`${base}/admin/operator`);
+await page.fill("#block-domain", "spam.example");
+await page.click("form[action='/admin/operator/block'] button");
+await page.waitForLoadState();
+check((await page.textContent("main")).includes("spam.example"), "the operator blocks a domain from the page");
+await axe(page, "operator");
+await shoot(page, "operator");
 
 check(cspErrors.length === 0, `no Content-Security-Policy violations (${cspErrors.join("; ")})`);
 await browser.close();
