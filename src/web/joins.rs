@@ -9,7 +9,12 @@ use axum::{
 };
 use serde::Deserialize;
 
-use super::{i18n::T, render, staff::Staff, t};
+use super::{
+    i18n::T,
+    render,
+    staff::{Staff, require_csrf, require_operator},
+    t,
+};
 use crate::{
     error::AppError,
     service::{self, audit::Who, joins},
@@ -86,14 +91,6 @@ struct JoinsPage {
     link: Option<String>,
 }
 
-fn operator(s: &store::sessions::Session) -> Result<(), AppError> {
-    if s.is_operator {
-        Ok(())
-    } else {
-        Err(service::Error::Forbidden("operators only".into()).into())
-    }
-}
-
 async fn joins_page(
     state: &AppState,
     s: &store::sessions::Session,
@@ -112,7 +109,7 @@ async fn joins_page(
 
 /// `GET /admin/joins` (operators).
 pub async fn list(State(state): State<AppState>, Staff(s): Staff) -> Result<Response, AppError> {
-    operator(&s)?;
+    require_operator(&s)?;
     joins_page(&state, &s, None, None).await
 }
 
@@ -129,10 +126,8 @@ pub async fn decide(
     Path((id, decision)): Path<(i64, String)>,
     Form(f): Form<DecisionForm>,
 ) -> Result<Response, AppError> {
-    operator(&s)?;
-    if s.csrf != f.csrf {
-        return Err(service::Error::Forbidden("the form expired; reload the page and try again".into()).into());
-    }
+    require_operator(&s)?;
+    require_csrf(&s, &f.csrf)?;
     let who = Who::User {
         id: s.user_id,
         email: s.email.clone(),

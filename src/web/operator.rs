@@ -10,7 +10,12 @@ use axum::{
 };
 use serde::Deserialize;
 
-use super::{i18n::T, render, staff::Staff, t};
+use super::{
+    i18n::T,
+    render,
+    staff::{Staff, require_csrf, require_operator},
+    t,
+};
 use crate::{
     clock::rfc3339,
     error::AppError,
@@ -31,14 +36,6 @@ struct OperatorPage {
     settings: Vec<(&'static str, String)>,
     notice: Option<String>,
     error: Option<String>,
-}
-
-fn operator(s: &Session) -> Result<(), AppError> {
-    if s.is_operator {
-        Ok(())
-    } else {
-        Err(service::Error::Forbidden("operators only".into()).into())
-    }
 }
 
 async fn page(
@@ -105,7 +102,7 @@ async fn page(
 
 /// `GET /admin/operator`.
 pub async fn show(State(state): State<AppState>, Staff(s): Staff) -> Result<Response, AppError> {
-    operator(&s)?;
+    require_operator(&s)?;
     page(&state, &s, None, None).await
 }
 
@@ -129,10 +126,8 @@ pub async fn act(
     Path(action): Path<String>,
     Form(f): Form<ActionForm>,
 ) -> Result<Response, AppError> {
-    operator(&s)?;
-    if s.csrf != f.csrf {
-        return Err(service::Error::Forbidden("the form expired; reload the page and try again".into()).into());
-    }
+    require_operator(&s)?;
+    require_csrf(&s, &f.csrf)?;
     let who = Who::User {
         id: s.user_id,
         email: s.email.clone(),

@@ -11,7 +11,12 @@ use axum::{
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::{i18n::T, render, staff::Staff, t};
+use super::{
+    i18n::T,
+    render,
+    staff::{Staff, require_csrf},
+    t,
+};
 use crate::{
     clock::rfc3339,
     domain::vocab::Terms,
@@ -88,14 +93,6 @@ fn who(s: &Session) -> Who {
     Who::User {
         id: s.user_id,
         email: s.email.clone(),
-    }
-}
-
-fn check_csrf(s: &Session, given: &str) -> Result<(), AppError> {
-    if !s.csrf.is_empty() && s.csrf == given {
-        Ok(())
-    } else {
-        Err(service::Error::Forbidden("the form expired; reload the page and try again".into()).into())
     }
 }
 
@@ -261,7 +258,7 @@ pub async fn profile_save(
             .map(|(_, v)| v.clone())
             .collect::<Vec<_>>()
     };
-    check_csrf(&s, &one("csrf"))?;
+    require_csrf(&s, &one("csrf"))?;
     let mut lists = std::collections::HashMap::new();
     for k in ["kinds", "themes", "ways_of_working", "offers", "communities"] {
         lists.insert(k, many(k));
@@ -417,7 +414,7 @@ pub async fn publish(
     Form(form): Form<UpdateForm>,
 ) -> Result<Response, AppError> {
     let org = member_org(&state, &s, &handle).await?;
-    check_csrf(&s, &form.csrf)?;
+    require_csrf(&s, &form.csrf)?;
     let lang = if form.lang.trim().is_empty() {
         "en".to_owned()
     } else {
@@ -446,7 +443,7 @@ pub async fn delete_update(
     Form(form): Form<ActionForm>,
 ) -> Result<Response, AppError> {
     member_org(&state, &s, &handle).await?;
-    check_csrf(&s, &form.csrf)?;
+    require_csrf(&s, &form.csrf)?;
     service::posts::delete(&state, &who(&s), &handle, id).await?;
     Ok(Redirect::to(&format!("/admin/orgs/{handle}/updates")).into_response())
 }
@@ -517,7 +514,7 @@ pub async fn answer(
     Form(form): Form<ActionForm>,
 ) -> Result<Response, AppError> {
     member_org(&state, &s, &handle).await?;
-    check_csrf(&s, &form.csrf)?;
+    require_csrf(&s, &form.csrf)?;
     let accept = match decision.as_str() {
         "approve" => true,
         "reject" => false,

@@ -10,7 +10,12 @@ use axum::{
 };
 use serde::Deserialize;
 
-use super::{i18n::T, render, staff::Staff, t};
+use super::{
+    i18n::T,
+    render,
+    staff::{Staff, require_csrf, require_operator},
+    t,
+};
 use crate::{
     error::AppError,
     service::{self, accounts, audit::Who, orgs::NewOrgInput, setup},
@@ -104,12 +109,8 @@ pub async fn create_org(
     Staff(s): Staff,
     Form(f): Form<NewOrgForm>,
 ) -> Result<Response, AppError> {
-    if !s.is_operator {
-        return Err(service::Error::Forbidden("operators only".into()).into());
-    }
-    if s.csrf != f.csrf {
-        return Err(service::Error::Forbidden("the form expired; reload the page and try again".into()).into());
-    }
+    require_operator(&s)?;
+    require_csrf(&s, &f.csrf)?;
     let who = Who::User {
         id: s.user_id,
         email: s.email.clone(),

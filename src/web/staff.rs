@@ -88,6 +88,20 @@ impl FromRequestParts<AppState> for AnySession {
     }
 }
 
+/// Refuses a form whose CSRF token is not the session's.
+pub fn require_csrf(session: &Session, given: &str) -> Result<(), AppError> {
+    check_csrf(&session.csrf, given)
+}
+
+/// Refuses anyone but an operator.
+pub fn require_operator(session: &Session) -> Result<(), AppError> {
+    if session.is_operator {
+        Ok(())
+    } else {
+        Err(service::Error::Forbidden("operators only".into()).into())
+    }
+}
+
 fn check_csrf(expected: &str, given: &str) -> Result<(), AppError> {
     let same = !expected.is_empty()
         && expected.len() == given.len()
@@ -203,7 +217,7 @@ pub async fn logout(
     AnySession(s): AnySession,
     Form(form): Form<CsrfForm>,
 ) -> Result<Response, AppError> {
-    check_csrf(&s.csrf, &form.csrf)?;
+    require_csrf(&s, &form.csrf)?;
     sessions::sign_out(&state, &s).await?;
     let mut r = Redirect::to("/login").into_response();
     r.headers_mut()
@@ -217,7 +231,7 @@ pub async fn logout_everywhere(
     Staff(s): Staff,
     Form(form): Form<CsrfForm>,
 ) -> Result<Response, AppError> {
-    check_csrf(&s.csrf, &form.csrf)?;
+    require_csrf(&s, &form.csrf)?;
     sessions::sign_out_everywhere(&state, &s).await?;
     let mut r = Redirect::to("/login").into_response();
     r.headers_mut()
@@ -279,7 +293,7 @@ pub async fn totp_confirm(
     AnySession(s): AnySession,
     Form(form): Form<TotpForm>,
 ) -> Result<Response, AppError> {
-    check_csrf(&s.csrf, &form.csrf)?;
+    require_csrf(&s, &form.csrf)?;
     match sessions::totp_enable(&state, &s, &form.code).await {
         Ok(()) => Ok(Redirect::to("/admin").into_response()),
         Err(service::Error::Invalid(_)) => {

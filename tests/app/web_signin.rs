@@ -59,6 +59,30 @@ fn location(r: &reqwest::Response) -> &str {
     r.headers()[header::LOCATION].to_str().unwrap()
 }
 
+/// An operator with a password and a second factor already on; returns the TOTP secret.
+async fn operator_with_totp(app: &TestApp, email: &str, seed: u8) -> [u8; 20] {
+    user_with_password(app, email, false).await;
+    let op = understory::store::users::find_by_email(&app.state.db, email)
+        .await
+        .unwrap()
+        .unwrap();
+    let mut tx = app.state.db.begin().await.unwrap();
+    understory::store::users::set_operator(&mut tx, op.id, true)
+        .await
+        .unwrap();
+    tx.commit().await.unwrap();
+    let secret = [seed; 20];
+    understory::store::sessions::set_totp_secret(&app.state.db, op.id, &totp::base32_encode(&secret))
+        .await
+        .unwrap();
+    let mut tx = app.state.db.begin().await.unwrap();
+    understory::store::sessions::use_totp_step(&mut tx, op.id, 0, true)
+        .await
+        .unwrap();
+    tx.commit().await.unwrap();
+    secret
+}
+
 async fn user_with_password(app: &TestApp, email: &str, operator: bool) {
     let (_, link) = accounts::create_user(&app.state, &Who::Cli, email, operator, None)
         .await
@@ -377,25 +401,7 @@ async fn staff_edit_the_profile_and_publish_from_the_pages() {
 async fn an_organisation_asks_to_join_and_an_operator_approves_on_the_web() {
     let app = TestApp::spawn().await;
     // The operator has a second factor already (set up through the pages in another test).
-    user_with_password(&app, "op@example.org", false).await;
-    let op = understory::store::users::find_by_email(&app.state.db, "op@example.org")
-        .await
-        .unwrap()
-        .unwrap();
-    let mut tx = app.state.db.begin().await.unwrap();
-    understory::store::users::set_operator(&mut tx, op.id, true)
-        .await
-        .unwrap();
-    tx.commit().await.unwrap();
-    let secret = [3u8; 20];
-    understory::store::sessions::set_totp_secret(&app.state.db, op.id, &totp::base32_encode(&secret))
-        .await
-        .unwrap();
-    let mut tx = app.state.db.begin().await.unwrap();
-    understory::store::sessions::use_totp_step(&mut tx, op.id, 0, true)
-        .await
-        .unwrap();
-    tx.commit().await.unwrap();
+    let secret = operator_with_totp(&app, "op@example.org", 3).await;
 
     let bad = client()
         .post(app.url("/join"))
@@ -540,25 +546,7 @@ async fn the_first_operator_is_created_through_a_one_time_setup_link() {
 #[tokio::test]
 async fn operators_manage_blocks_peers_and_reports_from_their_page() {
     let app = TestApp::spawn().await;
-    user_with_password(&app, "op@example.org", false).await;
-    let op = understory::store::users::find_by_email(&app.state.db, "op@example.org")
-        .await
-        .unwrap()
-        .unwrap();
-    let mut tx = app.state.db.begin().await.unwrap();
-    understory::store::users::set_operator(&mut tx, op.id, true)
-        .await
-        .unwrap();
-    tx.commit().await.unwrap();
-    let secret = [9u8; 20];
-    understory::store::sessions::set_totp_secret(&app.state.db, op.id, &totp::base32_encode(&secret))
-        .await
-        .unwrap();
-    let mut tx = app.state.db.begin().await.unwrap();
-    understory::store::sessions::use_totp_step(&mut tx, op.id, 0, true)
-        .await
-        .unwrap();
-    tx.commit().await.unwrap();
+    let secret = operator_with_totp(&app, "op@example.org", 9).await;
     let code = format!("{:06}", totp::code_at(&secret, app.state.clock.now_ms() / 1000 / 30));
     let session = cookie_of(
         &sign_in(&app, "op@example.org", "a long enough password", &code).await,
