@@ -206,3 +206,4 @@ op-queue-figures = { $pending } deliveries pending · { $failing } instances fai
 op-settings = Instance settings
 op-none = None.
 op-done = Done.
+updates-warning = Content warning (optional: shown before the text, which stays folded)

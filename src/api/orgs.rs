@@ -146,6 +146,7 @@ pub async fn replace_profile(
 pub struct UpdateBody {
     text: String,
     lang: Option<String>,
+    content_warning: Option<String>,
 }
 
 /// `POST /orgs/{handle}/updates`.
@@ -156,7 +157,15 @@ pub async fn publish(
     ApiJson(body): ApiJson<UpdateBody>,
 ) -> Result<Response, AppError> {
     authorised(&state, &bearer, &handle, Role::Editor).await?;
-    let post = service::posts::publish(&state, &bearer.who(), &handle, &body.text, body.lang.as_deref()).await?;
+    let post = service::posts::publish_with_warning(
+        &state,
+        &bearer.who(),
+        &handle,
+        &body.text,
+        body.lang.as_deref(),
+        body.content_warning.as_deref(),
+    )
+    .await?;
     Ok(created(
         json!({"id": post.id, "url": state.urls.update(&handle, post.id), "published": rfc3339(post.published)}),
     ))
@@ -170,7 +179,15 @@ pub async fn edit_update(
     ApiJson(body): ApiJson<UpdateBody>,
 ) -> Result<Json<Value>, AppError> {
     authorised(&state, &bearer, &handle, Role::Editor).await?;
-    let post = service::posts::edit(&state, &bearer.who(), &handle, id, &body.text).await?;
+    let post = service::posts::edit_with_warning(
+        &state,
+        &bearer.who(),
+        &handle,
+        id,
+        &body.text,
+        body.content_warning.as_deref(),
+    )
+    .await?;
     Ok(Json(
         json!({"id": post.id, "url": state.urls.update(&handle, post.id), "updated": post.updated.map(rfc3339)}),
     ))

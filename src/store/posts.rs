@@ -3,7 +3,7 @@
 use super::{Db, StoreError, Tx};
 use crate::{on_db, on_tx};
 
-const COLUMNS: &str = "id, org_id, source, content_html, tags, lang, published, updated, deleted_at";
+const COLUMNS: &str = "id, org_id, source, content_html, tags, lang, published, updated, deleted_at, content_warning";
 
 /// An update row.
 #[derive(sqlx::FromRow, Clone, Debug)]
@@ -26,6 +26,8 @@ pub struct Post {
     pub updated: Option<i64>,
     /// Deletion time: the object then answers 410.
     pub deleted_at: Option<i64>,
+    /// Content warning shown before the text.
+    pub content_warning: Option<String>,
 }
 
 impl Post {
@@ -36,6 +38,7 @@ impl Post {
 }
 
 /// Inserts an update inside `tx` and returns its id.
+#[allow(clippy::too_many_arguments)]
 pub async fn insert(
     tx: &mut Tx,
     org_id: i64,
@@ -43,18 +46,28 @@ pub async fn insert(
     html: &str,
     tags: &str,
     lang: &str,
+    warning: Option<&str>,
     now: i64,
 ) -> Result<i64, StoreError> {
-    let sql = "insert into posts (org_id, source, content_html, tags, lang, published) values ($1, $2, $3, $4, $5, $6) returning id";
+    let sql = "insert into posts (org_id, source, content_html, tags, lang, published, content_warning) \
+        values ($1, $2, $3, $4, $5, $6, $7) returning id";
     let row: (i64,) = on_tx!(tx, conn => sqlx::query_as(sql)
-        .bind(org_id).bind(source).bind(html).bind(tags).bind(lang).bind(now).fetch_one(conn).await)?;
+        .bind(org_id).bind(source).bind(html).bind(tags).bind(lang).bind(now).bind(warning).fetch_one(conn).await)?;
     Ok(row.0)
 }
 
-/// Rewrites an update's text inside `tx`.
-pub async fn update(tx: &mut Tx, id: i64, source: &str, html: &str, tags: &str, now: i64) -> Result<(), StoreError> {
-    on_tx!(tx, conn => sqlx::query("update posts set source = $1, content_html = $2, tags = $3, updated = $4 where id = $5")
-        .bind(source).bind(html).bind(tags).bind(now).bind(id).execute(conn).await.map(|r| r.rows_affected()))?;
+/// Rewrites an update's text and content warning inside `tx`.
+pub async fn update_with_warning(
+    tx: &mut Tx,
+    id: i64,
+    source: &str,
+    html: &str,
+    tags: &str,
+    warning: Option<&str>,
+    now: i64,
+) -> Result<(), StoreError> {
+    on_tx!(tx, conn => sqlx::query("update posts set source = $1, content_html = $2, tags = $3, updated = $4, content_warning = $6 where id = $5")
+        .bind(source).bind(html).bind(tags).bind(now).bind(id).bind(warning).execute(conn).await.map(|r| r.rows_affected()))?;
     Ok(())
 }
 

@@ -402,6 +402,8 @@ pub async fn updates(
 pub struct UpdateForm {
     text: String,
     #[serde(default)]
+    content_warning: String,
+    #[serde(default)]
     lang: String,
     csrf: String,
 }
@@ -420,7 +422,16 @@ pub async fn publish(
     } else {
         form.lang.trim().to_owned()
     };
-    match service::posts::publish(&state, &who(&s), &handle, &form.text, Some(&lang)).await {
+    match service::posts::publish_with_warning(
+        &state,
+        &who(&s),
+        &handle,
+        &form.text,
+        Some(&lang),
+        Some(&form.content_warning),
+    )
+    .await
+    {
         Ok(_) => updates_page(&state, &s, &org, String::new(), lang, None, true).await,
         Err(service::Error::Invalid(m)) => updates_page(&state, &s, &org, form.text, lang, Some(m), false).await,
         Err(e) => Err(e.into()),

@@ -24,6 +24,8 @@ pub struct UpdateItem {
     pub html: String,
     /// Publication time.
     pub published: String,
+    /// Content warning.
+    pub warning: Option<String>,
 }
 
 /// A labelled list on the profile page.
@@ -203,6 +205,7 @@ fn item(state: &AppState, handle: &str, post: &Post) -> UpdateItem {
         url: state.urls.update(handle, post.id),
         html: post.content_html.clone(),
         published: rfc3339(post.published),
+        warning: post.content_warning.clone(),
     }
 }
 

@@ -213,3 +213,49 @@ async fn posts_before_any_follower_go_nowhere_and_handles_stay_unique() {
         Err(service::Error::NotFound(_))
     ));
 }
+
+#[tokio::test]
+async fn content_warnings_travel_as_the_note_summary() {
+    let a = TestApp::spawn().await;
+    a.create_org("acme").await;
+    let post = service::posts::publish_with_warning(
+        &a.state,
+        &Who::Cli,
+        "acme",
+        "Report on evictions",
+        None,
+        Some("Evictions"),
+    )
+    .await
+    .unwrap();
+    let url = a.url(&format!("/orgs/acme/updates/{}", post.id));
+    let (_, note) = get_ap(&url).await;
+    assert_eq!(
+        (note["summary"].as_str(), note["sensitive"].as_bool()),
+        (Some("Evictions"), Some(true))
+    );
+    a.state.clock.advance(chrono::Duration::minutes(1));
+    service::posts::edit(&a.state, &Who::Cli, "acme", post.id, "Report on evictions, updated")
+        .await
+        .unwrap();
+    let (_, note) = get_ap(&url).await;
+    assert_eq!(note["summary"], "Evictions", "an edit keeps the warning");
+    let long = "x".repeat(201);
+    let err = service::posts::publish_with_warning(&a.state, &Who::Cli, "acme", "Text", None, Some(&long))
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("content_warning"), "{err}");
+    let plain = service::posts::publish_with_warning(&a.state, &Who::Cli, "acme", "Text", None, Some("  "))
+        .await
+        .unwrap();
+    assert_eq!(plain.content_warning, None);
+    let page = crate::helpers::client()
+        .get(&url)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(page.contains("<details><summary>Evictions</summary>"));
+}

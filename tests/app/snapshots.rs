@@ -62,6 +62,7 @@ fn post() -> Post {
         published: 1_768_435_260_000,
         updated: Some(1_768_435_320_000),
         deleted_at: None,
+        content_warning: None,
     }
 }
 
