@@ -207,3 +207,7 @@ op-settings = Instance settings
 op-none = None.
 op-done = Done.
 updates-warning = Content warning (optional: shown before the text, which stays folded)
+updates-edit = Edit
+updates-edit-title = Edit the update
+updates-save = Save and send the edit
+updates-saved = Saved. Your followers have been sent the edit.

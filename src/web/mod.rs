@@ -62,6 +62,10 @@ pub fn router() -> Router<AppState> {
             get(org_admin::updates).post(org_admin::publish),
         )
         .route(
+            "/admin/orgs/{handle}/updates/{id}",
+            get(org_admin::edit_form).post(org_admin::edit_save),
+        )
+        .route(
             "/admin/orgs/{handle}/updates/{id}/delete",
             axum::routing::post(org_admin::delete_update),
         )

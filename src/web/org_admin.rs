@@ -534,3 +534,81 @@ pub async fn answer(
     service::follows::answer(&state, &who(&s), &handle, &form.actor, accept).await?;
     Ok(Redirect::to(&format!("/admin/orgs/{handle}/followers")).into_response())
 }
+
+#[derive(Template)]
+#[template(path = "org_update_edit.html")]
+struct EditUpdatePage {
+    t: T,
+    csrf: String,
+    handle: String,
+    id: i64,
+    text: String,
+    warning: String,
+    error: Option<String>,
+    saved: bool,
+}
+
+/// `GET /admin/orgs/{handle}/updates/{id}`: the edit form.
+pub async fn edit_form(
+    State(state): State<AppState>,
+    Staff(s): Staff,
+    Path((handle, id)): Path<(String, i64)>,
+) -> Result<Response, AppError> {
+    member_org(&state, &s, &handle).await?;
+    let (_, post) = service::posts::live_post(&state, &handle, id).await?;
+    render(&EditUpdatePage {
+        t: t(&state),
+        csrf: s.csrf.clone(),
+        handle,
+        id,
+        text: post.source,
+        warning: post.content_warning.unwrap_or_default(),
+        error: None,
+        saved: false,
+    })
+}
+
+/// An edited update.
+#[derive(Deserialize)]
+pub struct EditUpdateForm {
+    text: String,
+    #[serde(default)]
+    content_warning: String,
+    csrf: String,
+}
+
+/// `POST /admin/orgs/{handle}/updates/{id}`: saves and sends `Update`, or shows the error
+/// and keeps the text.
+pub async fn edit_save(
+    State(state): State<AppState>,
+    Staff(s): Staff,
+    Path((handle, id)): Path<(String, i64)>,
+    Form(f): Form<EditUpdateForm>,
+) -> Result<Response, AppError> {
+    member_org(&state, &s, &handle).await?;
+    require_csrf(&s, &f.csrf)?;
+    let (error, saved) =
+        match service::posts::edit_with_warning(&state, &who(&s), &handle, id, &f.text, Some(&f.content_warning)).await
+        {
+            Ok(_) => (None, true),
+            Err(service::Error::Invalid(m)) => (Some(m), false),
+            Err(e) => return Err(e.into()),
+        };
+    let status = if error.is_some() {
+        StatusCode::BAD_REQUEST
+    } else {
+        StatusCode::OK
+    };
+    let mut r = render(&EditUpdatePage {
+        t: t(&state),
+        csrf: s.csrf.clone(),
+        handle,
+        id,
+        text: f.text,
+        warning: f.content_warning,
+        error,
+        saved,
+    })?;
+    *r.status_mut() = status;
+    Ok(r)
+}

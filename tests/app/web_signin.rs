@@ -620,3 +620,71 @@ async fn operators_manage_blocks_peers_and_reports_from_their_page() {
     .unwrap();
     assert_eq!(get(&app, "/admin/operator", &ed).await.status(), StatusCode::FORBIDDEN);
 }
+
+#[tokio::test]
+async fn staff_edit_an_update_from_the_pages() {
+    let app = TestApp::spawn().await;
+    app.create_org("acme").await;
+    let (_, link) = accounts::create_user(
+        &app.state,
+        &Who::Cli,
+        "ed@example.org",
+        false,
+        Some(("acme", accounts::Role::Editor)),
+    )
+    .await
+    .unwrap();
+    accounts::set_password_with_link(&app.state, link.rsplit('/').next().unwrap(), "a long enough password")
+        .await
+        .unwrap();
+    let session = cookie_of(
+        &sign_in(&app, "ed@example.org", "a long enough password", "").await,
+        "understory_session",
+    )
+    .unwrap();
+    let post = understory::service::posts::publish(&app.state, &Who::Cli, "acme", "First version", None)
+        .await
+        .unwrap();
+    let path = format!("/admin/orgs/acme/updates/{}", post.id);
+    let page = get(&app, &path, &session).await;
+    assert_eq!(page.status(), StatusCode::OK);
+    let html = page.text().await.unwrap();
+    assert!(html.contains("First version"));
+    let csrf = field(&html, "csrf");
+    let send = |text: &'static str, cw: &'static str| {
+        let url = app.url(&path);
+        let cookie = format!("understory_session={session}");
+        let csrf = csrf.clone();
+        async move {
+            client()
+                .post(url)
+                .header(header::COOKIE, cookie)
+                .form(&[("text", text), ("content_warning", cw), ("csrf", csrf.as_str())])
+                .send()
+                .await
+                .unwrap()
+        }
+    };
+    let bad = send("   ", "Kept warning").await;
+    assert_eq!(bad.status(), StatusCode::BAD_REQUEST);
+    assert!(
+        bad.text().await.unwrap().contains("value=\"Kept warning\""),
+        "what was typed is kept"
+    );
+    app.state.clock.advance(chrono::Duration::minutes(1));
+    let ok = send("Second version", "Heads up").await;
+    assert_eq!(ok.status(), StatusCode::OK);
+    let org = understory::store::orgs::find_by_handle(&app.state.db, "acme")
+        .await
+        .unwrap()
+        .unwrap();
+    let stored = understory::store::posts::find(&app.state.db, org.id, post.id)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        (stored.source.as_str(), stored.content_warning.as_deref()),
+        ("Second version", Some("Heads up"))
+    );
+    assert!(stored.updated.is_some());
+}
