@@ -211,3 +211,5 @@ updates-edit = Edit
 updates-edit-title = Edit the update
 updates-save = Save and send the edit
 updates-saved = Saved. Your followers have been sent the edit.
+home-chart-themes = What organisations here know about
+home-chart-places = Where they work
