@@ -35,7 +35,7 @@ pub struct MastodonQuery {
     offset: Option<i64>,
     limit: Option<i64>,
     order: Option<String>,
-    local: Option<String>,
+    // `local` is accepted and needs no handling: only local organisations are listed here.
 }
 
 /// `GET /api/v1/directory`: discoverable local organisations as Mastodon Account entities.
@@ -48,7 +48,6 @@ pub async fn mastodon(
     if let Some(order) = q.order.as_deref().filter(|o| *o != "active" && *o != "new") {
         return Err(AppError::BadRequest(format!("order: {order:?} must be active or new")));
     }
-    let _local = q.local;
     let mut orgs: Vec<_> = store::orgs::list(&state.db)
         .await
         .map_err(service::Error::from)?

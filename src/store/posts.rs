@@ -91,24 +91,22 @@ pub async fn list(db: &Db, org_id: i64, before: i64, limit: i64) -> Result<Vec<P
     Ok(on_db!(db, pool => sqlx::query_as(&sql).bind(org_id).bind(before).bind(limit).fetch_all(pool).await)?)
 }
 
+/// An update with its organisation's handle.
+#[derive(sqlx::FromRow)]
+struct Tagged {
+    handle: String,
+    #[sqlx(flatten)]
+    post: Post,
+}
+
 /// Live updates using a hashtag (lowercased), newest first, with their organisation's handle.
 pub async fn with_tag(db: &Db, tag: &str, limit: i64) -> Result<Vec<(String, Post)>, StoreError> {
     let pattern = format!("%\"{tag}\"%");
-    let rows: Vec<(String, i64)> = on_db!(db, pool => sqlx::query_as(
-        "select o.handle, p.id from posts p join orgs o on o.id = p.org_id where p.deleted_at is null and o.deleted_at is null \
-         and p.tags like $1 order by p.id desc limit $2")
-        .bind(&pattern).bind(limit).fetch_all(pool).await)?;
-    let mut out = Vec::with_capacity(rows.len());
-    for (handle, id) in rows {
-        let org_id = crate::store::orgs::find_by_handle(db, &handle)
-            .await?
-            .map(|o| o.id)
-            .unwrap_or_default();
-        if let Some(post) = find(db, org_id, id).await? {
-            out.push((handle, post));
-        }
-    }
-    Ok(out)
+    let sql = "select o.handle, p.id, p.org_id, p.source, p.content_html, p.tags, p.lang, p.published, p.updated, \
+        p.deleted_at, p.content_warning from posts p join orgs o on o.id = p.org_id \
+        where p.deleted_at is null and o.deleted_at is null and p.tags like $1 order by p.id desc limit $2";
+    let rows: Vec<Tagged> = on_db!(db, pool => sqlx::query_as(sql).bind(&pattern).bind(limit).fetch_all(pool).await)?;
+    Ok(rows.into_iter().map(|r| (r.handle, r.post)).collect())
 }
 
 /// Number of live updates of an organisation (or all organisations with `None`).
