@@ -63,6 +63,8 @@ struct FileConfig {
     peering_policy: Option<String>,
     peer_gossip: Option<bool>,
     peer_gossip_max: Option<usize>,
+    media_dir: Option<String>,
+    media_cache_max_mb: Option<u64>,
 }
 
 /// The instance's settings, resolved from defaults, the file and the environment.
@@ -90,6 +92,10 @@ pub struct Config {
     pub peer_gossip: bool,
     /// Most peering requests gossip sends in all.
     pub peer_gossip_max: usize,
+    /// Where uploaded media and the remote-picture cache live.
+    pub media_dir: std::path::PathBuf,
+    /// Largest total size of cached remote pictures, in bytes.
+    pub media_cache_max_bytes: u64,
 }
 
 /// A setting that could not be used; the message names it.
@@ -178,7 +184,19 @@ impl Config {
                 .map_err(|_| ConfigError(format!("UNDERSTORY_PEER_GOSSIP_MAX: {v:?} is not a number")))?,
             None => file.peer_gossip_max.unwrap_or(20),
         };
+        let media_dir = env("UNDERSTORY_MEDIA_DIR")
+            .or(file.media_dir)
+            .filter(|d| !d.is_empty())
+            .map_or_else(|| default_media_dir(&database_url), Into::into);
+        let media_cache_max_mb = match env("UNDERSTORY_MEDIA_CACHE_MAX_MB") {
+            Some(v) => v
+                .parse()
+                .map_err(|_| ConfigError(format!("UNDERSTORY_MEDIA_CACHE_MAX_MB: {v:?} is not a number")))?,
+            None => file.media_cache_max_mb.unwrap_or(DEFAULT_MEDIA_CACHE_MAX_MB),
+        };
         Ok(Self {
+            media_dir,
+            media_cache_max_bytes: media_cache_max_mb * 1024 * 1024,
             peer_gossip,
             peer_gossip_max,
             peering_policy,
@@ -210,6 +228,23 @@ impl Config {
     /// `host` or `host:port`: the domain part of every handle and the instance actor's name.
     pub fn authority(&self) -> String {
         authority_of(&self.public_url).unwrap_or_default()
+    }
+}
+
+/// Default cap of the remote-picture cache, in MiB.
+pub const DEFAULT_MEDIA_CACHE_MAX_MB: u64 = 1024;
+
+/// The media directory when none is set: `media/` beside the SQLite file, or in the working
+/// directory for PostgreSQL and in-memory databases.
+pub fn default_media_dir(database_url: &str) -> std::path::PathBuf {
+    let file = database_url
+        .strip_prefix("sqlite://")
+        .or_else(|| database_url.strip_prefix("sqlite:"))
+        .map(|rest| rest.split('?').next().unwrap_or(rest))
+        .filter(|path| !path.is_empty() && !path.contains(":memory:") && !database_url.contains("mode=memory"));
+    match file.and_then(|f| Path::new(f).parent()) {
+        Some(parent) => parent.join("media"),
+        None => "media".into(),
     }
 }
 
@@ -311,6 +346,26 @@ mod tests {
         let config = Config::resolve(file, env_of(&[("UNDERSTORY_PUBLIC_URL", "https://b.example")])).unwrap();
         assert_eq!(config.authority(), "b.example");
         assert_eq!(config.mode(), Mode::Production);
+    }
+
+    #[test]
+    fn media_lives_beside_the_sqlite_file() {
+        assert_eq!(
+            default_media_dir("sqlite:///var/lib/understory/u.db?mode=rwc"),
+            Path::new("/var/lib/understory/media")
+        );
+        assert_eq!(default_media_dir("sqlite://understory.db"), Path::new("media"));
+        assert_eq!(default_media_dir("sqlite::memory:"), Path::new("media"));
+        assert_eq!(default_media_dir("postgres://localhost/u"), Path::new("media"));
+        let config = Config::resolve(FileConfig::default(), env_of(&[("UNDERSTORY_MEDIA_DIR", "/srv/m")])).unwrap();
+        assert_eq!(config.media_dir, Path::new("/srv/m"));
+        assert!(
+            Config::resolve(
+                FileConfig::default(),
+                env_of(&[("UNDERSTORY_MEDIA_CACHE_MAX_MB", "lots")])
+            )
+            .is_err()
+        );
     }
 
     #[test]

@@ -33,6 +33,7 @@ impl AppError {
         match self {
             Self::Service(e) => match e {
                 E::Invalid(_) => StatusCode::BAD_REQUEST,
+                E::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
                 E::NotFound(_) => StatusCode::NOT_FOUND,
                 E::Gone(_) => StatusCode::GONE,
                 E::Conflict(_) => StatusCode::CONFLICT,

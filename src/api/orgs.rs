@@ -2,8 +2,8 @@
 
 use axum::{
     Json,
-    extract::{Path, Query, State},
-    http::StatusCode,
+    extract::{FromRequest, Multipart, Path, Query, Request, State},
+    http::{StatusCode, header},
     response::Response,
 };
 use serde::Deserialize;
@@ -13,15 +13,20 @@ use super::{ApiJson, created, require_org};
 use crate::{
     clock::rfc3339,
     error::AppError,
+    http::upload::{self, UploadForm},
     service::{
         self,
         accounts::{self, Role},
         audit,
         orgs::ProfileEdit,
+        posts::Draft,
         tokens::Bearer,
     },
     state::AppState,
-    store::{self, orgs::Org},
+    store::{
+        self,
+        orgs::{Org, Picture},
+    },
 };
 
 fn org_json(state: &AppState, org: &Org) -> Value {
@@ -31,6 +36,8 @@ fn org_json(state: &AppState, org: &Org) -> Value {
         "discoverable": org.discoverable, "indexable": org.indexable, "listed_in": org.listed_in,
         "actor": state.urls.org(&org.handle), "profile": state.urls.profile(&org.handle),
         "handle_with_domain": format!("@{}@{}", org.handle, state.urls.authority()),
+        "avatar": org.avatar.as_deref().map(|f| state.urls.media(f)),
+        "header": org.header.as_deref().map(|f| state.urls.media(f)),
     })
 }
 
@@ -149,26 +156,100 @@ pub struct UpdateBody {
     content_warning: Option<String>,
 }
 
-/// `POST /orgs/{handle}/updates`.
+fn is_multipart(request: &Request) -> bool {
+    request
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.trim_start().to_ascii_lowercase().starts_with("multipart/form-data"))
+}
+
+async fn multipart_form(state: &AppState, request: Request) -> Result<UploadForm, AppError> {
+    let multipart = Multipart::from_request(request, state)
+        .await
+        .map_err(|e| AppError::BadRequest(e.body_text()))?;
+    upload::read(multipart).await
+}
+
+/// `POST /orgs/{handle}/updates`: JSON (`text`, `lang`, `content_warning`), or
+/// `multipart/form-data` with the same fields plus up to four `file` parts, each with an `alt`
+/// field in the same order.
 pub async fn publish(
     State(state): State<AppState>,
     bearer: Bearer,
     Path(handle): Path<String>,
-    ApiJson(body): ApiJson<UpdateBody>,
+    request: Request,
 ) -> Result<Response, AppError> {
     authorised(&state, &bearer, &handle, Role::Editor).await?;
-    let post = service::posts::publish_with_warning(
-        &state,
-        &bearer.who(),
-        &handle,
-        &body.text,
-        body.lang.as_deref(),
-        body.content_warning.as_deref(),
-    )
-    .await?;
-    Ok(created(
-        json!({"id": post.id, "url": state.urls.update(&handle, post.id), "published": rfc3339(post.published)}),
-    ))
+    let draft = if is_multipart(&request) {
+        let mut form = multipart_form(&state, request).await?;
+        Draft {
+            text: form.field("text").unwrap_or("").to_owned(),
+            lang: form.field("lang").filter(|l| !l.is_empty()).map(str::to_owned),
+            content_warning: form.field("content_warning").map(str::to_owned),
+            attachments: form.attachments(),
+        }
+    } else {
+        let ApiJson(body) = ApiJson::<UpdateBody>::from_request(request, &state).await?;
+        Draft {
+            text: body.text,
+            lang: body.lang,
+            content_warning: body.content_warning,
+            attachments: Vec::new(),
+        }
+    };
+    let (post, attachments) = service::posts::publish_draft(&state, &bearer.who(), &handle, draft).await?;
+    let attachments: Vec<Value> = attachments
+        .iter()
+        .map(|a| crate::protocol::note::attachment(&state.urls, a))
+        .collect();
+    Ok(created(json!({
+        "id": post.id, "url": state.urls.update(&handle, post.id), "published": rfc3339(post.published),
+        "attachments": attachments,
+    })))
+}
+
+/// `PUT /orgs/{handle}/avatar` and `/header`: `multipart/form-data` with one `file` part.
+pub async fn put_picture(
+    State(state): State<AppState>,
+    bearer: Bearer,
+    Path((handle, which)): Path<(String, String)>,
+    request: Request,
+) -> Result<Json<Value>, AppError> {
+    let which = picture_of(&which)?;
+    authorised(&state, &bearer, &handle, Role::Editor).await?;
+    if !is_multipart(&request) {
+        return Err(AppError::BadRequest(
+            "send the picture as multipart/form-data with a file part".into(),
+        ));
+    }
+    let form = multipart_form(&state, request).await?;
+    let file = form
+        .file("file")
+        .ok_or_else(|| AppError::BadRequest("file: no picture sent".into()))?;
+    let prepared = service::orgs::prepare_picture(which, file.bytes.clone()).await?;
+    let org = service::orgs::set_picture(&state, &bearer.who(), &handle, which, Some(&prepared)).await?;
+    Ok(Json(org_json(&state, &org)))
+}
+
+/// `DELETE /orgs/{handle}/avatar` and `/header`.
+pub async fn delete_picture(
+    State(state): State<AppState>,
+    bearer: Bearer,
+    Path((handle, which)): Path<(String, String)>,
+) -> Result<Json<Value>, AppError> {
+    let which = picture_of(&which)?;
+    authorised(&state, &bearer, &handle, Role::Editor).await?;
+    let org = service::orgs::set_picture(&state, &bearer.who(), &handle, which, None).await?;
+    Ok(Json(org_json(&state, &org)))
+}
+
+fn picture_of(name: &str) -> Result<Picture, AppError> {
+    match name {
+        "avatar" => Ok(Picture::Avatar),
+        "header" => Ok(Picture::Header),
+        _ => Err(service::Error::NotFound(format!("/{name}")).into()),
+    }
 }
 
 /// `PUT /orgs/{handle}/updates/{id}`.

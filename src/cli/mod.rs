@@ -95,6 +95,15 @@ pub enum OrgCommand {
         /// BCP 47 language of the text.
         #[arg(long, value_name = "CODE")]
         lang: Option<String>,
+        /// A content warning shown before the text (and the pictures).
+        #[arg(long, value_name = "TEXT")]
+        cw: Option<String>,
+        /// Attach a picture (JPEG, PNG, WebP, GIF) or a PDF; up to four, repeat the flag.
+        #[arg(long = "attach", value_name = "FILE")]
+        attach: Vec<PathBuf>,
+        /// Alt text of the attachment in the same position (required for pictures).
+        #[arg(long = "alt", value_name = "TEXT")]
+        alt: Vec<String>,
     },
     /// Change an update's text (followers receive the edit).
     EditPost {
@@ -225,6 +234,29 @@ pub struct EditArgs {
     /// Consent to full-text search of updates (true or false).
     #[arg(long, value_name = "BOOL")]
     pub indexable: Option<bool>,
+    /// New avatar (a picture, cropped to 400x400).
+    #[arg(long, value_name = "FILE", conflicts_with = "remove_avatar")]
+    pub avatar: Option<PathBuf>,
+    /// New header picture (cropped to 1500x500).
+    #[arg(long, value_name = "FILE", conflicts_with = "remove_header")]
+    pub header: Option<PathBuf>,
+    /// Remove the avatar.
+    #[arg(long)]
+    pub remove_avatar: bool,
+    /// Remove the header picture.
+    #[arg(long)]
+    pub remove_header: bool,
+}
+
+/// Reads a file to upload, refusing one over `limit` bytes before reading it.
+fn read_upload(path: &std::path::Path, limit: usize) -> anyhow::Result<Vec<u8>> {
+    let size = std::fs::metadata(path)
+        .with_context(|| format!("cannot read {}", path.display()))?
+        .len();
+    if size > limit as u64 {
+        bail!("{}: {size} bytes; the limit is {limit} bytes", path.display());
+    }
+    std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))
 }
 
 /// Runs a parsed command line.
@@ -321,8 +353,32 @@ async fn org(state: &AppState, cmd: OrgCommand) -> anyhow::Result<()> {
             let org = service::orgs::create(state, who, &input).await?;
             println!("{}", state.urls.org(&org.handle));
         }
-        OrgCommand::Post { handle, text, lang } => {
-            let post = service::posts::publish(state, who, &handle, &text, lang.as_deref()).await?;
+        OrgCommand::Post {
+            handle,
+            text,
+            lang,
+            cw,
+            attach,
+            alt,
+        } => {
+            if alt.len() > attach.len() {
+                bail!("--alt given {} times for {} --attach files", alt.len(), attach.len());
+            }
+            let mut attachments = Vec::with_capacity(attach.len());
+            for (n, path) in attach.iter().enumerate() {
+                attachments.push(service::posts::Upload {
+                    bytes: read_upload(path, crate::domain::media::MAX_DOCUMENT_BYTES)?,
+                    description: alt.get(n).cloned(),
+                    file_name: path.file_name().map(|f| f.to_string_lossy().into_owned()),
+                });
+            }
+            let draft = service::posts::Draft {
+                text,
+                lang,
+                content_warning: cw,
+                attachments,
+            };
+            let (post, _) = service::posts::publish_draft(state, who, &handle, draft).await?;
             println!("{}", state.urls.update(&handle, post.id));
         }
         OrgCommand::EditPost { handle, id, text } => {
@@ -334,6 +390,38 @@ async fn org(state: &AppState, cmd: OrgCommand) -> anyhow::Result<()> {
             println!("deleted {}", state.urls.update(&handle, id));
         }
         OrgCommand::Edit(a) => {
+            use crate::store::orgs::Picture;
+            // Read and check every file first: a bad one changes nothing.
+            let mut pictures = Vec::new();
+            for (which, path, remove) in [
+                (Picture::Avatar, &a.avatar, a.remove_avatar),
+                (Picture::Header, &a.header, a.remove_header),
+            ] {
+                if let Some(path) = path {
+                    let bytes = read_upload(path, crate::domain::media::MAX_IMAGE_BYTES)?;
+                    let prepared = service::orgs::prepare_picture(which, bytes)
+                        .await
+                        .with_context(|| path.display().to_string())?;
+                    pictures.push((which, Some(prepared)));
+                } else if remove {
+                    pictures.push((which, None));
+                }
+            }
+            for (which, prepared) in &pictures {
+                service::orgs::set_picture(state, who, &a.handle, *which, prepared.as_ref()).await?;
+            }
+            let settings = a.name.is_some()
+                || a.summary.is_some()
+                || a.approve_followers.is_some()
+                || a.public_lists.is_some()
+                || a.listed_in.is_some()
+                || a.discoverable.is_some()
+                || a.indexable.is_some();
+            let pictures = a.avatar.is_some() || a.header.is_some() || a.remove_avatar || a.remove_header;
+            if pictures && !settings {
+                println!("{}", state.urls.org(&a.handle));
+                return Ok(());
+            }
             let edit = ProfileEdit {
                 name: a.name,
                 summary: a.summary,

@@ -3,6 +3,7 @@
 pub mod handle;
 pub mod html;
 pub mod index;
+pub mod media;
 pub mod profile;
 pub mod text;
 pub mod totp;

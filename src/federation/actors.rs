@@ -75,7 +75,7 @@ pub async fn org(
         Err(gone) => return Ok(gone),
     };
     if !json {
-        return web::profile::page(&state, org).await;
+        return web::profile::page(&state, org, None).await;
     }
     let key = keys::org_key(&state, org.id).await?;
     Ok(activity_json(
@@ -106,10 +106,15 @@ pub async fn outbox(
         .await
         .map_err(service::Error::from)?;
     let actor = state.urls.org(&handle);
+    let ids: Vec<i64> = posts.iter().map(|p| p.id).collect();
+    let attachments = store::media::attachments_of(&state.db, &ids)
+        .await
+        .map_err(service::Error::from)?;
     let items: Vec<Value> = posts
         .iter()
         .map(|p| {
-            let object = note::note(&state.urls, &handle, p, NoteCounts::default());
+            let mine: Vec<_> = attachments.iter().filter(|a| a.post_id == p.id).cloned().collect();
+            let object = note::note(&state.urls, &handle, p, &mine, NoteCounts::default());
             let id = format!("{}/activity", state.urls.update(&handle, p.id));
             activities::wrap("Create", &id, &actor, &object, Some(&rfc3339(p.published)))
         })
@@ -231,8 +236,11 @@ pub async fn update(
     if !json {
         return web::profile::update_page(&state, &org, &post, counts).await;
     }
+    let attachments = store::media::attachments(&state.db, id)
+        .await
+        .map_err(service::Error::from)?;
     Ok(activity_json(
         StatusCode::OK,
-        &note::note(&state.urls, &handle, &post, counts),
+        &note::note(&state.urls, &handle, &post, &attachments, counts),
     ))
 }

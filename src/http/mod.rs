@@ -1,3 +1,4 @@
 //! Shared HTTP pieces: content negotiation and response helpers.
 
 pub mod negotiate;
+pub mod upload;

@@ -6,7 +6,7 @@ use reqwest::{StatusCode, header};
 use serde_json::Value;
 use url::Url;
 
-use super::{HttpClient, MAX_REDIRECTS, NetError, read_limited};
+use super::{HttpClient, MAX_REDIRECTS, NetError, read_at_most, read_limited};
 use crate::httpsig::{KeyPair, sign::ACTIVITY_ACCEPT, sign_get, sign_post};
 
 /// The key a request is signed with.
@@ -56,25 +56,66 @@ impl HttpClient {
         signer: Option<&Signer<'_>>,
         now_ms: i64,
     ) -> Result<(Url, Value), NetError> {
+        let (current, response) = self
+            .get_following(url, |current| {
+                let mut request = self.fetch_client().get(current.clone());
+                match signer {
+                    Some(s) => {
+                        // The signed headers include `accept`; adding it twice would break the signature.
+                        let headers =
+                            sign_get(s.key, s.key_id, current, accept, now_ms).map_err(|e| NetError::Invalid {
+                                url: current.to_string(),
+                                reason: e.to_string(),
+                            })?;
+                        for (name, value) in headers {
+                            request = request.header(name, value);
+                        }
+                    }
+                    None => request = request.header(header::ACCEPT, accept),
+                }
+                Ok(request)
+            })
+            .await?;
+        let content_type = response
+            .headers()
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("");
+        if !is_activity_json(content_type) {
+            return Err(NetError::Invalid {
+                url: current.to_string(),
+                reason: format!("content type {content_type:?}"),
+            });
+        }
+        let body = read_limited(&current, response).await?;
+        let value = serde_json::from_slice(&body).map_err(|e| NetError::Invalid {
+            url: current.to_string(),
+            reason: format!("bad JSON: {e}"),
+        })?;
+        Ok((current, value))
+    }
+
+    /// GETs a file (a remote picture), unsigned, reading at most `max` bytes.
+    pub async fn get_bytes(&self, url: &Url, accept: &str, max: usize) -> Result<Vec<u8>, NetError> {
+        let (current, response) = self
+            .get_following(url, |current| {
+                Ok(self.fetch_client().get(current.clone()).header(header::ACCEPT, accept))
+            })
+            .await?;
+        read_at_most(&current, response, max).await
+    }
+
+    /// Sends the GET `request` builds for each URL, following at most three redirects, each
+    /// re-checked against the address rules. Returns the final URL and its 2xx response.
+    async fn get_following(
+        &self,
+        url: &Url,
+        request: impl Fn(&Url) -> Result<reqwest::RequestBuilder, NetError>,
+    ) -> Result<(Url, reqwest::Response), NetError> {
         let mut current = url.clone();
         for _ in 0..=MAX_REDIRECTS {
             self.check_url(&current).await?;
-            let mut request = self.fetch_client().get(current.clone());
-            match signer {
-                Some(s) => {
-                    // The signed headers include `accept`; adding it twice would break the signature.
-                    let headers =
-                        sign_get(s.key, s.key_id, &current, accept, now_ms).map_err(|e| NetError::Invalid {
-                            url: current.to_string(),
-                            reason: e.to_string(),
-                        })?;
-                    for (name, value) in headers {
-                        request = request.header(name, value);
-                    }
-                }
-                None => request = request.header(header::ACCEPT, accept),
-            }
-            let response = request.send().await.map_err(|source| NetError::Transport {
+            let response = request(&current)?.send().await.map_err(|source| NetError::Transport {
                 url: current.to_string(),
                 source,
             })?;
@@ -97,23 +138,7 @@ impl HttpClient {
                     status,
                 });
             }
-            let content_type = response
-                .headers()
-                .get(header::CONTENT_TYPE)
-                .and_then(|v| v.to_str().ok())
-                .unwrap_or("");
-            if !is_activity_json(content_type) {
-                return Err(NetError::Invalid {
-                    url: current.to_string(),
-                    reason: format!("content type {content_type:?}"),
-                });
-            }
-            let body = read_limited(&current, response).await?;
-            let value = serde_json::from_slice(&body).map_err(|e| NetError::Invalid {
-                url: current.to_string(),
-                reason: format!("bad JSON: {e}"),
-            })?;
-            return Ok((current, value));
+            return Ok((current, response));
         }
         Err(NetError::Invalid {
             url: url.to_string(),

@@ -157,12 +157,20 @@ impl HttpClient {
 }
 
 /// Reads a response body up to [`MAX_RESPONSE_BYTES`].
-pub async fn read_limited(url: &Url, mut response: reqwest::Response) -> Result<Vec<u8>, NetError> {
+pub async fn read_limited(url: &Url, response: reqwest::Response) -> Result<Vec<u8>, NetError> {
+    read_at_most(url, response, MAX_RESPONSE_BYTES).await
+}
+
+/// Reads a response body up to `max` bytes; a longer one is refused without reading the rest.
+pub async fn read_at_most(url: &Url, mut response: reqwest::Response, max: usize) -> Result<Vec<u8>, NetError> {
+    if response.content_length().is_some_and(|n| n > max as u64) {
+        return Err(NetError::TooLarge(url.to_string()));
+    }
     let mut body = Vec::new();
     loop {
         match response.chunk().await {
             Ok(Some(chunk)) => {
-                if body.len() + chunk.len() > MAX_RESPONSE_BYTES {
+                if body.len() + chunk.len() > max {
                     return Err(NetError::TooLarge(url.to_string()));
                 }
                 body.extend_from_slice(&chunk);

@@ -55,6 +55,15 @@ pub fn org_actor(urls: &Urls, org: &Org, public_key_pem: &str, vocab: &Vocab) ->
         if !aliases.is_empty() {
             map.insert("alsoKnownAs".into(), json!(aliases));
         }
+        for (key, file) in [("icon", &org.avatar), ("image", &org.header)] {
+            if let Some(file) = file {
+                let media_type = crate::domain::media::media_type_of(file);
+                map.insert(
+                    key.into(),
+                    json!({"type": "Image", "mediaType": media_type, "url": urls.media(file)}),
+                );
+            }
+        }
         if let Some(target) = &org.moved_to {
             map.insert("movedTo".into(), json!(target));
         }
@@ -179,7 +188,30 @@ pub fn parse_remote_actor(doc: &Value, fetched_from: &Url, now_ms: i64) -> Resul
         indexable: doc.get("indexable").and_then(Value::as_bool).unwrap_or(false),
         fetched_at: now_ms,
         deleted_at: None,
+        icon_url: picture_url(doc.get("icon")),
+        image_url: picture_url(doc.get("image")),
     })
+}
+
+/// The URL of an `icon` or `image`: an `Image` object (or the first of a list) or a bare URL;
+/// only http(s) URLs, which are shown through our cache and never linked directly.
+pub fn picture_url(v: Option<&Value>) -> Option<String> {
+    let url = match v? {
+        Value::String(u) => u.as_str(),
+        Value::Array(items) => return picture_url(items.first()),
+        Value::Object(o) => match o.get("url")? {
+            Value::String(u) => u.as_str(),
+            Value::Array(items) => items
+                .first()?
+                .as_str()
+                .or_else(|| items.first()?.get("href")?.as_str())?,
+            Value::Object(link) => link.get("href")?.as_str()?,
+            _ => return None,
+        },
+        _ => return None,
+    };
+    let parsed = Url::parse(url).ok()?;
+    (matches!(parsed.scheme(), "https" | "http") && url.len() <= 2048).then(|| parsed.to_string())
 }
 
 /// The actor id a key document or actor document names (`owner` of a bare key).

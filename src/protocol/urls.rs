@@ -58,6 +58,16 @@ impl Urls {
         format!("{}/orgs/{handle}/updates/{id}", self.base)
     }
 
+    /// A stored file, by name (`<sha256>.<ext>`).
+    pub fn media(&self, file: &str) -> String {
+        format!("{}/media/{file}", self.base())
+    }
+
+    /// A remote picture served from our cache, by the hash of its URL.
+    pub fn remote_media(&self, key: &str) -> String {
+        format!("{}/media/remote/{key}", self.base())
+    }
+
     /// The base of hashtag links (`.../tags/`).
     pub fn tag_base(&self) -> String {
         format!("{}/tags/", self.base)

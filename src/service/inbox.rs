@@ -8,7 +8,7 @@ use url::Url;
 use super::{Error, Result, follows};
 use crate::{
     config::authority_of,
-    domain::html,
+    domain::{html, media::Purpose},
     protocol::{actor::parse_remote_actor, id_of, type_of},
     state::AppState,
     store::{self, Tx, actors::RemoteActor},
@@ -262,6 +262,14 @@ async fn on_create(tx: &mut Tx, state: &AppState, object: &Value, signer: &Remot
         Some(found) => found,
         None => return Ok(Outcome::Ignored),
     };
+    let attachments = crate::protocol::note::remote_attachments(object);
+    let previews: Vec<(&str, Purpose)> = attachments
+        .iter()
+        .filter(|a| a.media_type.starts_with("image/"))
+        .map(|a| (a.url.as_str(), Purpose::Preview))
+        .collect();
+    super::media::register_remote(tx, state, &previews).await?;
+    let attachments = serde_json::to_string(&attachments).map_err(|e| Error::Internal(e.to_string()))?;
     store::inbox::insert_note(
         tx,
         id,
@@ -270,6 +278,7 @@ async fn on_create(tx: &mut Tx, state: &AppState, object: &Value, signer: &Remot
         reason,
         post_id,
         &content,
+        &attachments,
         published,
         state.clock.now_ms(),
     )
@@ -334,6 +343,7 @@ async fn on_update(tx: &mut Tx, state: &AppState, object: &Value, signer: &Remot
             parse_remote_actor(object, &url, state.clock.now_ms()).map_err(|e| Error::Invalid(e.to_string()))?;
         actor.id = signer.id;
         store::actors::upsert(tx, &actor).await?;
+        super::media::register_actor(tx, state, &actor).await?;
         super::directory::sync_remote(tx, state, &actor, object).await?;
         return Ok(Outcome::Processed);
     }

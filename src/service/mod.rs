@@ -9,6 +9,7 @@ pub mod inbox;
 pub mod joins;
 pub mod keys;
 pub mod mail;
+pub mod media;
 pub mod moderation;
 pub mod moves;
 pub mod open_data;
@@ -29,6 +30,9 @@ pub enum Error {
     /// Input broke a rule; the message names the field.
     #[error("{0}")]
     Invalid(String),
+    /// A file or body over its size limit; the message says the limit.
+    #[error("{0}")]
+    TooLarge(String),
     /// The thing does not exist.
     #[error("{0} not found")]
     NotFound(String),

@@ -7,11 +7,11 @@ use url::Url;
 use super::{
     Error, Result,
     audit::{self, Who},
-    keys, orgs, remote, token,
+    orgs, remote, token,
 };
 use crate::{
     delivery,
-    protocol::{activities, actor::org_actor, id_of},
+    protocol::{activities, id_of},
     state::AppState,
     store::{self, Tx, actors::RemoteActor, orgs::Org},
 };
@@ -28,21 +28,6 @@ pub fn in_move_window(org: &Org, now: i64) -> bool {
 /// The aliases of an organisation.
 pub fn aliases(org: &Org) -> Vec<String> {
     org.also_known_as.split_whitespace().map(str::to_owned).collect()
-}
-
-async fn send_actor_update(tx: &mut Tx, state: &AppState, org: &Org) -> Result<()> {
-    let key = keys::org_key(state, org.id).await?;
-    let me = state.urls.org(&org.handle);
-    let actor = org_actor(&state.urls, org, key.public_pem(), &state.vocab);
-    let activity = activities::wrap(
-        "Update",
-        &state.urls.activity(&me, "updates", &token()),
-        &me,
-        &actor,
-        None,
-    );
-    delivery::to_followers(tx, state, org.id, &activity).await?;
-    Ok(())
 }
 
 /// `understory org alias HANDLE OLD_ACTOR_URL`: prepares the receiving side of a move.
@@ -68,7 +53,7 @@ pub async fn alias(state: &AppState, who: &Who, handle: &str, old: &str) -> Resu
         updated_at: now,
         ..org
     };
-    send_actor_update(&mut tx, state, &updated).await?;
+    orgs::send_actor_update(&mut tx, state, &updated).await?;
     audit::record(
         &mut tx,
         state,
@@ -118,7 +103,7 @@ pub async fn move_org(state: &AppState, who: &Who, handle: &str, target: &str) -
     let activity = json!({"@context": crate::protocol::AS_CONTEXT, "id": state.urls.activity(&me, "move", &token()),
         "type": "Move", "actor": me, "object": me, "target": target_url.as_str()});
     delivery::to_followers(&mut tx, state, org.id, &activity).await?;
-    send_actor_update(&mut tx, state, &moved).await?;
+    orgs::send_actor_update(&mut tx, state, &moved).await?;
     super::directory::sync_org(
         &mut tx,
         state,

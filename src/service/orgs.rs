@@ -5,19 +5,23 @@ use serde_json::json;
 use super::{
     Error, Result,
     audit::{self, Who},
-    keys, token,
+    keys,
+    media::Prepared,
+    token,
 };
 use crate::{
     delivery,
     domain::{
-        Handle, plain_text,
+        Handle,
+        media::Purpose,
+        plain_text,
         profile::{LISTED_IN, Profile},
     },
     protocol::{activities, actor::org_actor},
     state::AppState,
     store::{
         self,
-        orgs::{NewOrg, Org, ProfileChange},
+        orgs::{NewOrg, Org, Picture, ProfileChange},
     },
 };
 
@@ -149,7 +153,7 @@ pub async fn edit(state: &AppState, who: &Who, handle: &str, edit: &ProfileEdit)
             None => org.profile.clone(),
         },
     };
-    let key = keys::org_key(state, org.id).await?;
+    keys::org_key(state, org.id).await?;
     let now = state.clock.now_ms().max(org.updated_at + 1);
     let org_listed_in_before = org.listed_in.clone();
     let mut tx = state.db.begin().await?;
@@ -177,10 +181,81 @@ pub async fn edit(state: &AppState, who: &Who, handle: &str, edit: &ProfileEdit)
     };
     super::directory::sync_org(&mut tx, state, &updated).await?;
     super::peering::announce(&mut tx, state, &org_listed_in_before, &updated).await?;
-    let actor = org_actor(&state.urls, &updated, key.public_pem(), &state.vocab);
-    let id = state.urls.activity(&state.urls.org(handle), "updates", &token());
-    let activity = activities::wrap("Update", &id, &state.urls.org(handle), &actor, None);
-    delivery::to_followers(&mut tx, state, updated.id, &activity).await?;
+    send_actor_update(&mut tx, state, &updated).await?;
+    tx.commit().await?;
+    delivery::notify(state);
+    Ok(updated)
+}
+
+/// Sends `Update` of the organisation's actor to its followers, inside `tx`.
+pub(super) async fn send_actor_update(tx: &mut store::Tx, state: &AppState, org: &Org) -> Result<()> {
+    let key = keys::org_key(state, org.id).await?;
+    let me = state.urls.org(&org.handle);
+    let actor = org_actor(&state.urls, org, key.public_pem(), &state.vocab);
+    let activity = activities::wrap(
+        "Update",
+        &state.urls.activity(&me, "updates", &token()),
+        &me,
+        &actor,
+        None,
+    );
+    delivery::to_followers(tx, state, org.id, &activity).await?;
+    Ok(())
+}
+
+/// Re-encodes a picture as an avatar or header, writing nothing (bad input is refused here).
+pub async fn prepare_picture(which: Picture, bytes: Vec<u8>) -> Result<Prepared> {
+    let purpose = match which {
+        Picture::Avatar => Purpose::Avatar,
+        Picture::Header => Purpose::Header,
+    };
+    super::media::prepare_image(bytes, purpose).await
+}
+
+/// Sets or removes (`None`) the avatar or header (made by [`prepare_picture`]): the file is
+/// stored and followers get `Update` of the actor with the new `icon` or `image`.
+pub async fn set_picture(
+    state: &AppState,
+    who: &Who,
+    handle: &str,
+    which: Picture,
+    picture: Option<&Prepared>,
+) -> Result<Org> {
+    let org = find_live(state, handle).await?;
+    let file = match picture {
+        Some(p) => Some(super::media::save(state, p).await?.file_name()),
+        None => None,
+    };
+    keys::org_key(state, org.id).await?;
+    let now = state.clock.now_ms().max(org.updated_at + 1);
+    let (name, before) = match which {
+        Picture::Avatar => ("avatar", org.avatar.clone()),
+        Picture::Header => ("header", org.header.clone()),
+    };
+    let mut tx = state.db.begin().await?;
+    store::orgs::set_picture(&mut tx, org.id, which, file.as_deref(), now).await?;
+    audit::record(
+        &mut tx,
+        state,
+        who,
+        Some(org.id),
+        &format!("profile.{name}"),
+        json!({"before": before, "after": file}),
+    )
+    .await?;
+    let updated = match which {
+        Picture::Avatar => Org {
+            avatar: file,
+            updated_at: now,
+            ..org
+        },
+        Picture::Header => Org {
+            header: file,
+            updated_at: now,
+            ..org
+        },
+    };
+    send_actor_update(&mut tx, state, &updated).await?;
     tx.commit().await?;
     delivery::notify(state);
     Ok(updated)

@@ -5,15 +5,19 @@ use serde_json::json;
 use super::{
     Error, Result,
     audit::{self, Who},
-    orgs, token,
+    media, orgs, token,
 };
 use crate::{
     clock::rfc3339,
     delivery,
-    domain::{language_tag, plain_text, text},
+    domain::{
+        language_tag,
+        media::{MAX_ALT_CHARS, MAX_ATTACHMENTS},
+        plain_text, text,
+    },
     protocol::{activities, note},
     state::AppState,
-    store::{self, orgs::Org, posts::Post},
+    store::{self, media::Attachment, orgs::Org, posts::Post},
 };
 
 /// Default language of an update when none is given.
@@ -43,10 +47,92 @@ pub async fn publish_with_warning(
     lang: Option<&str>,
     cw: Option<&str>,
 ) -> Result<Post> {
+    let draft = Draft {
+        text: body.to_owned(),
+        lang: lang.map(str::to_owned),
+        content_warning: cw.map(str::to_owned),
+        attachments: Vec::new(),
+    };
+    Ok(publish_draft(state, who, handle, draft).await?.0)
+}
+
+/// A file to attach to an update, as uploaded.
+#[derive(Debug, Default, Clone)]
+pub struct Upload {
+    /// The file's bytes.
+    pub bytes: Vec<u8>,
+    /// Alt text (required for pictures) or a document's title.
+    pub description: Option<String>,
+    /// The name it had on the uploader's machine (for messages and a document's default title).
+    pub file_name: Option<String>,
+}
+
+/// An update to publish.
+#[derive(Debug, Default, Clone)]
+pub struct Draft {
+    /// The text.
+    pub text: String,
+    /// BCP 47 language ([`DEFAULT_LANGUAGE`] when absent).
+    pub lang: Option<String>,
+    /// Content warning shown before the text.
+    pub content_warning: Option<String>,
+    /// Up to [`MAX_ATTACHMENTS`] files.
+    pub attachments: Vec<Upload>,
+}
+
+/// Checks every attachment (count, format, size, alt text) and encodes them, writing nothing.
+async fn prepare(uploads: Vec<Upload>) -> Result<Vec<(media::Prepared, String)>> {
+    if uploads.len() > MAX_ATTACHMENTS {
+        return Err(Error::Invalid(format!(
+            "attachments: at most {MAX_ATTACHMENTS} files per update, got {}",
+            uploads.len()
+        )));
+    }
+    let mut prepared = Vec::with_capacity(uploads.len());
+    for (n, upload) in uploads.into_iter().enumerate() {
+        let label = match &upload.file_name {
+            Some(name) => format!("attachment {} ({name})", n + 1),
+            None => format!("attachment {}", n + 1),
+        };
+        let description = upload.description.as_deref().map(str::trim).unwrap_or("").to_owned();
+        if description.chars().count() > MAX_ALT_CHARS {
+            return Err(Error::Invalid(format!(
+                "{label}: alt text is longer than {MAX_ALT_CHARS} characters"
+            )));
+        }
+        let file = match media::prepare_attachment(upload.bytes).await {
+            Ok(file) => file,
+            Err(Error::Invalid(m)) => return Err(Error::Invalid(format!("{label}: {m}"))),
+            Err(Error::TooLarge(m)) => return Err(Error::TooLarge(format!("{label}: {m}"))),
+            Err(e) => return Err(e),
+        };
+        let description = match (file.is_image(), description.is_empty()) {
+            (true, true) => {
+                return Err(Error::Invalid(format!(
+                    "{label}: alt text is required: describe the picture for people who cannot see it"
+                )));
+            }
+            (false, true) => upload.file_name.unwrap_or_else(|| "Document".into()),
+            (_, false) => description,
+        };
+        let description = plain_text("alt text", &description, MAX_ALT_CHARS, true)?;
+        prepared.push((file, description));
+    }
+    Ok(prepared)
+}
+
+/// Publishes an update with its attachments and writes its `Create` for every follower in the
+/// same transaction. Every file is checked before any is stored.
+pub async fn publish_draft(state: &AppState, who: &Who, handle: &str, draft: Draft) -> Result<(Post, Vec<Attachment>)> {
     let org = orgs::find_live(state, handle).await?;
-    let source = plain_text("text", body, text::MAX_UPDATE_CHARS, true)?;
-    let content_warning = warning(cw)?;
-    let lang = language_tag(lang.unwrap_or(DEFAULT_LANGUAGE))?;
+    let source = plain_text("text", &draft.text, text::MAX_UPDATE_CHARS, true)?;
+    let content_warning = warning(draft.content_warning.as_deref())?;
+    let lang = language_tag(draft.lang.as_deref().unwrap_or(DEFAULT_LANGUAGE))?;
+    let prepared = prepare(draft.attachments).await?;
+    let mut stored = Vec::with_capacity(prepared.len());
+    for (file, description) in &prepared {
+        stored.push((media::save(state, file).await?, description.clone()));
+    }
     let rendered = text::render(&source, &state.urls.tag_base());
     let tags = serde_json::to_string(&rendered.tags).map_err(|e| Error::Internal(e.to_string()))?;
     let now = state.clock.now_ms();
@@ -62,13 +148,16 @@ pub async fn publish_with_warning(
         now,
     )
     .await?;
+    let items: Vec<(i64, String)> = stored.iter().map(|(m, d)| (m.id, d.clone())).collect();
+    store::media::set_attachments(&mut tx, id, &items).await?;
+    let files: Vec<String> = stored.iter().map(|(m, _)| m.file_name()).collect();
     audit::record(
         &mut tx,
         state,
         who,
         Some(org.id),
         "update.publish",
-        json!({"id": id, "text": source, "lang": lang}),
+        json!({"id": id, "text": source, "lang": lang, "attachments": files}),
     )
     .await?;
     let post = Post {
@@ -83,7 +172,17 @@ pub async fn publish_with_warning(
         deleted_at: None,
         content_warning,
     };
-    let object = note::note(&state.urls, handle, &post, note::NoteCounts::default());
+    let attachments: Vec<Attachment> = stored
+        .into_iter()
+        .enumerate()
+        .map(|(position, (media, description))| Attachment {
+            post_id: id,
+            position: position as i64,
+            description,
+            media,
+        })
+        .collect();
+    let object = note::note(&state.urls, handle, &post, &attachments, note::NoteCounts::default());
     let activity_id = format!("{}/activity", state.urls.update(handle, id));
     let activity = activities::wrap(
         "Create",
@@ -95,7 +194,7 @@ pub async fn publish_with_warning(
     delivery::to_followers(&mut tx, state, org.id, &activity).await?;
     tx.commit().await?;
     delivery::notify(state);
-    Ok(post)
+    Ok((post, attachments))
 }
 
 /// Rewrites an update's text and sends `Update` with a newer `updated`.
@@ -143,7 +242,8 @@ pub async fn edit_with_warning(
         content_warning,
         ..post
     };
-    let object = note::note(&state.urls, handle, &post, note::NoteCounts::default());
+    let attachments = store::media::attachments(&state.db, id).await?;
+    let object = note::note(&state.urls, handle, &post, &attachments, note::NoteCounts::default());
     let activity_id = state
         .urls
         .activity(&state.urls.update(handle, id), "updates", &now.to_string());

@@ -39,6 +39,7 @@ async fn store_actor(state: &AppState, doc: &Value, from: &Url) -> Result<Remote
     let mut actor = parse_remote_actor(doc, from, state.clock.now_ms()).map_err(|e| Error::Invalid(e.to_string()))?;
     let mut tx = state.db.begin().await?;
     actor.id = store::actors::upsert(&mut tx, &actor).await?;
+    super::media::register_actor(&mut tx, state, &actor).await?;
     super::directory::sync_remote(&mut tx, state, &actor, doc).await?;
     tx.commit().await?;
     Ok(actor)

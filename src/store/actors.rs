@@ -4,7 +4,7 @@ use super::{Db, StoreError, Tx};
 use crate::{on_db, on_tx};
 
 const COLUMNS: &str = "id, ap_id, actor_type, username, domain, name, summary, url, inbox, shared_inbox, key_id, \
-    public_key_pem, discoverable, indexable, fetched_at, deleted_at";
+    public_key_pem, discoverable, indexable, fetched_at, deleted_at, icon_url, image_url";
 
 /// A remote actor as stored (HTML already sanitised).
 #[derive(sqlx::FromRow, Clone, Debug, PartialEq, Eq)]
@@ -41,6 +41,10 @@ pub struct RemoteActor {
     pub fetched_at: i64,
     /// When we learned it was deleted.
     pub deleted_at: Option<i64>,
+    /// Avatar URL on its server (shown only through our cache).
+    pub icon_url: Option<String>,
+    /// Header URL on its server (shown only through our cache).
+    pub image_url: Option<String>,
 }
 
 impl RemoteActor {
@@ -53,17 +57,18 @@ impl RemoteActor {
 /// Inserts or refreshes an actor by id inside `tx` and returns its row id.
 pub async fn upsert(tx: &mut Tx, a: &RemoteActor) -> Result<i64, StoreError> {
     let sql = "insert into remote_actors (ap_id, actor_type, username, domain, name, summary, url, inbox, shared_inbox, \
-        key_id, public_key_pem, discoverable, indexable, fetched_at, deleted_at) \
-        values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, null) \
+        key_id, public_key_pem, discoverable, indexable, fetched_at, deleted_at, icon_url, image_url) \
+        values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, null, $15, $16) \
         on conflict (ap_id) do update set actor_type = excluded.actor_type, username = excluded.username, \
         domain = excluded.domain, name = excluded.name, summary = excluded.summary, url = excluded.url, \
         inbox = excluded.inbox, shared_inbox = excluded.shared_inbox, key_id = excluded.key_id, \
         public_key_pem = excluded.public_key_pem, discoverable = excluded.discoverable, \
-        indexable = excluded.indexable, fetched_at = excluded.fetched_at, deleted_at = null returning id";
+        indexable = excluded.indexable, fetched_at = excluded.fetched_at, deleted_at = null, \
+        icon_url = excluded.icon_url, image_url = excluded.image_url returning id";
     let row: (i64,) = on_tx!(tx, conn => sqlx::query_as(sql)
         .bind(&a.ap_id).bind(&a.actor_type).bind(&a.username).bind(&a.domain).bind(&a.name).bind(&a.summary)
         .bind(&a.url).bind(&a.inbox).bind(&a.shared_inbox).bind(&a.key_id).bind(&a.public_key_pem)
-        .bind(a.discoverable).bind(a.indexable).bind(a.fetched_at)
+        .bind(a.discoverable).bind(a.indexable).bind(a.fetched_at).bind(&a.icon_url).bind(&a.image_url)
         .fetch_one(conn).await)?;
     Ok(row.0)
 }

@@ -37,6 +37,8 @@ pub struct RemoteNote {
     pub published: i64,
     /// Last edit (ms).
     pub updated: Option<i64>,
+    /// JSON array of `{url, mediaType, name}` from the note's attachments.
+    pub attachments: String,
 }
 
 /// Stores a note for an organisation (one row per note id; the first reason wins).
@@ -49,13 +51,14 @@ pub async fn insert_note(
     reason: &str,
     post_id: Option<i64>,
     html: &str,
+    attachments: &str,
     published: i64,
     now: i64,
 ) -> Result<(), StoreError> {
-    let sql = "insert into remote_notes (ap_id, actor_id, org_id, reason, post_id, content_html, published, received_at) \
-        values ($1, $2, $3, $4, $5, $6, $7, $8) on conflict (ap_id) do nothing";
+    let sql = "insert into remote_notes (ap_id, actor_id, org_id, reason, post_id, content_html, published, received_at, \
+        attachments) values ($1, $2, $3, $4, $5, $6, $7, $8, $9) on conflict (ap_id) do nothing";
     on_tx!(tx, conn => sqlx::query(sql).bind(ap_id).bind(actor_id).bind(org_id).bind(reason).bind(post_id).bind(html)
-        .bind(published).bind(now).execute(conn).await.map(|r| r.rows_affected()))?;
+        .bind(published).bind(now).bind(attachments).execute(conn).await.map(|r| r.rows_affected()))?;
     Ok(())
 }
 
@@ -82,7 +85,40 @@ pub async fn delete_note(tx: &mut Tx, ap_id: &str) -> Result<(), StoreError> {
 
 /// Notes kept for an organisation, newest first.
 pub async fn notes_for(db: &Db, org_id: i64, limit: i64) -> Result<Vec<RemoteNote>, StoreError> {
-    let sql = "select n.ap_id, a.ap_id as actor_ap_id, n.org_id, n.reason, n.post_id, n.content_html, n.published, n.updated \
-        from remote_notes n join remote_actors a on a.id = n.actor_id where n.org_id = $1 order by n.id desc limit $2";
+    let sql = "select n.ap_id, a.ap_id as actor_ap_id, n.org_id, n.reason, n.post_id, n.content_html, n.published, n.updated, \
+        n.attachments from remote_notes n join remote_actors a on a.id = n.actor_id where n.org_id = $1 order by n.id desc limit $2";
     Ok(on_db!(db, pool => sqlx::query_as(sql).bind(org_id).bind(limit).fetch_all(pool).await)?)
+}
+
+/// A reply to one of our updates, with its author.
+#[derive(sqlx::FromRow, Clone, Debug)]
+pub struct Reply {
+    /// The note's id URL.
+    pub ap_id: String,
+    /// Sanitised HTML.
+    pub content_html: String,
+    /// Publication time (ms).
+    pub published: i64,
+    /// JSON array of the note's attachments.
+    pub attachments: String,
+    /// Author's actor id URL.
+    pub actor_ap_id: String,
+    /// Author's profile page.
+    pub actor_url: Option<String>,
+    /// Author's display name.
+    pub name: String,
+    /// Author's username.
+    pub username: String,
+    /// Author's domain.
+    pub domain: String,
+    /// Author's avatar on its server.
+    pub icon_url: Option<String>,
+}
+
+/// Replies to an update, oldest first.
+pub async fn replies_to(db: &Db, post_id: i64, limit: i64) -> Result<Vec<Reply>, StoreError> {
+    let sql = "select n.ap_id, n.content_html, n.published, n.attachments, a.ap_id as actor_ap_id, a.url as actor_url, \
+        a.name, a.username, a.domain, a.icon_url from remote_notes n join remote_actors a on a.id = n.actor_id \
+        where n.post_id = $1 and n.reason = 'reply' and a.deleted_at is null order by n.published, n.id limit $2";
+    Ok(on_db!(db, pool => sqlx::query_as(sql).bind(post_id).bind(limit).fetch_all(pool).await)?)
 }

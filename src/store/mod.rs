@@ -10,6 +10,7 @@ pub mod follows;
 pub mod inbox;
 pub mod joins;
 pub mod mail;
+pub mod media;
 pub mod orgs;
 pub mod outbox;
 pub mod peers;

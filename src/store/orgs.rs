@@ -6,7 +6,7 @@ use super::{Db, StoreError, Tx};
 use crate::{on_db, on_tx};
 
 const COLUMNS: &str = "id, handle, name, summary, manually_approves_followers, public_lists, discoverable, \
-    indexable, listed_in, public_key_pem, private_key_pem, created_at, updated_at, deleted_at, profile, also_known_as, moved_to, alias_set_at";
+    indexable, listed_in, public_key_pem, private_key_pem, created_at, updated_at, deleted_at, profile, also_known_as, moved_to, alias_set_at, avatar, header";
 
 /// An organisation row.
 #[derive(sqlx::FromRow, Clone)]
@@ -47,6 +47,10 @@ pub struct Org {
     pub moved_to: Option<String>,
     /// When an alias was last added (the start of the move window).
     pub alias_set_at: Option<i64>,
+    /// Avatar: the stored file's name (`<sha256>.<ext>`).
+    pub avatar: Option<String>,
+    /// Header picture: the stored file's name.
+    pub header: Option<String>,
 }
 
 impl Org {
@@ -179,4 +183,23 @@ pub async fn count(db: &Db) -> Result<i64, StoreError> {
     let row: (i64,) = on_db!(db, pool => sqlx::query_as("select count(*) from orgs where deleted_at is null")
         .fetch_one(pool).await)?;
     Ok(row.0)
+}
+
+/// Sets (or clears) the avatar or header picture inside `tx`; `which` is `avatar` or `header`.
+pub async fn set_picture(tx: &mut Tx, id: i64, which: Picture, file: Option<&str>, now: i64) -> Result<(), StoreError> {
+    let sql = match which {
+        Picture::Avatar => "update orgs set avatar = $1, updated_at = $2 where id = $3",
+        Picture::Header => "update orgs set header = $1, updated_at = $2 where id = $3",
+    };
+    on_tx!(tx, conn => sqlx::query(sql).bind(file).bind(now).bind(id).execute(conn).await.map(|r| r.rows_affected()))?;
+    Ok(())
+}
+
+/// Which of an organisation's pictures.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Picture {
+    /// The square avatar (`icon`).
+    Avatar,
+    /// The wide header (`image`).
+    Header,
 }

@@ -206,17 +206,22 @@ pub async fn context() -> Json<Value> {
     Json(json!({"@context": profile::context_terms(), "@id": NS.trim_end_matches('#')}))
 }
 
+/// The default avatar, shown when an organisation has none.
+pub const DEFAULT_AVATAR: &[u8] = include_bytes!("static/avatar.png");
+/// The default header picture.
+pub const DEFAULT_HEADER: &[u8] = include_bytes!("static/header.png");
+
 /// `GET /static/{avatar,header}.png`: the default pictures.
 pub async fn avatar() -> Response {
-    picture(include_bytes!("static/avatar.png"))
+    picture(DEFAULT_AVATAR)
 }
 
 /// The default header picture.
 pub async fn header_picture() -> Response {
-    picture(include_bytes!("static/header.png"))
+    picture(DEFAULT_HEADER)
 }
 
-fn picture(bytes: &'static [u8]) -> Response {
+pub(crate) fn picture(bytes: &'static [u8]) -> Response {
     let mut r = (StatusCode::OK, bytes).into_response();
     r.headers_mut()
         .insert(header::CONTENT_TYPE, HeaderValue::from_static("image/png"));

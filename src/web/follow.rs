@@ -111,6 +111,10 @@ pub async fn feed(State(state): State<AppState>, Path(handle): Path<String>) -> 
     let posts = store::posts::list(&state.db, org.id, i64::MAX, 20)
         .await
         .map_err(service::Error::from)?;
+    let ids: Vec<i64> = posts.iter().map(|p| p.id).collect();
+    let attachments = store::media::attachments_of(&state.db, &ids)
+        .await
+        .map_err(service::Error::from)?;
     let me = state.urls.org_part(&handle, "feed.atom");
     let updated = posts
         .first()
@@ -129,14 +133,29 @@ pub async fn feed(State(state): State<AppState>, Path(handle): Path<String>) -> 
     for p in &posts {
         let url = state.urls.update(&handle, p.id);
         let title: String = p.source.chars().take(80).collect();
+        // Attachments as enclosures (RFC 4287 section 4.2.7.2), titled with their alt text.
+        let enclosures: String = attachments
+            .iter()
+            .filter(|a| a.post_id == p.id)
+            .map(|a| {
+                format!(
+                    "<link rel=\"enclosure\" type=\"{}\" length=\"{}\" title=\"{}\" href=\"{}\"/>\n",
+                    escape_html(&a.media.media_type),
+                    a.media.byte_size,
+                    escape_html(&a.description),
+                    escape_html(&state.urls.media(&a.media.file_name())),
+                )
+            })
+            .collect();
         xml.push_str(&format!(
-            "<entry>\n<id>{0}</id>\n<title>{1}</title>\n<link rel=\"alternate\" type=\"text/html\" href=\"{0}\"/>\n<published>{2}</published>\n\
+            "<entry>\n<id>{0}</id>\n<title>{1}</title>\n<link rel=\"alternate\" type=\"text/html\" href=\"{0}\"/>\n{5}<published>{2}</published>\n\
              <updated>{3}</updated>\n<content type=\"html\">{4}</content>\n</entry>\n",
             escape_html(&url),
             escape_html(&title),
             rfc3339(p.published),
             rfc3339(p.updated.unwrap_or(p.published)),
             escape_html(&p.content_html),
+            enclosures,
         ));
     }
     xml.push_str("</feed>\n");

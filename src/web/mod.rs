@@ -6,6 +6,7 @@ pub mod home;
 pub mod i18n;
 pub mod joins;
 pub mod login;
+pub mod media;
 pub mod operator;
 pub mod org_admin;
 pub mod profile;
@@ -15,12 +16,13 @@ pub mod staff;
 use askama::Template;
 use axum::{
     Router,
+    extract::DefaultBodyLimit,
     http::{HeaderValue, StatusCode, header},
     response::{Html, IntoResponse, Response},
     routing::get,
 };
 
-use crate::{error::AppError, service, state::AppState};
+use crate::{error::AppError, http::upload::UPLOAD_BODY_BYTES, service, state::AppState};
 
 /// The page routes.
 pub fn router() -> Router<AppState> {
@@ -35,6 +37,8 @@ pub fn router() -> Router<AppState> {
         .route("/directory.csv", get(directory::csv))
         .route("/directory.jsonld", get(directory::jsonld))
         .route("/ns", get(directory::context))
+        .route("/media/{file}", get(media::stored))
+        .route("/media/remote/{key}", get(media::remote))
         .route("/static/avatar.png", get(directory::avatar))
         .route("/static/header.png", get(directory::header_picture))
         .route("/login/link/{secret}", get(login::show).post(login::submit))
@@ -59,7 +63,13 @@ pub fn router() -> Router<AppState> {
         )
         .route(
             "/admin/orgs/{handle}/updates",
-            get(org_admin::updates).post(org_admin::publish),
+            get(org_admin::updates)
+                .post(org_admin::publish)
+                .layer(DefaultBodyLimit::max(UPLOAD_BODY_BYTES)),
+        )
+        .route(
+            "/admin/orgs/{handle}/pictures",
+            axum::routing::post(org_admin::pictures_save).layer(DefaultBodyLimit::max(UPLOAD_BODY_BYTES)),
         )
         .route(
             "/admin/orgs/{handle}/updates/{id}",

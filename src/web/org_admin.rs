@@ -4,7 +4,7 @@
 use askama::Template;
 use axum::{
     Form,
-    extract::{Path, RawForm, State},
+    extract::{FromRequest, Multipart, Path, RawForm, Request, State},
     http::{HeaderValue, StatusCode, header},
     response::{IntoResponse, Redirect, Response},
 };
@@ -19,12 +19,17 @@ use super::{
 };
 use crate::{
     clock::rfc3339,
-    domain::vocab::Terms,
+    domain::{media::MAX_ATTACHMENTS, vocab::Terms},
     error::AppError,
+    http::upload,
     protocol::profile as ap_profile,
-    service::{self, audit::Who},
+    service::{self, audit::Who, posts::Draft},
     state::AppState,
-    store::{self, orgs::Org, sessions::Session},
+    store::{
+        self,
+        orgs::{Org, Picture},
+        sessions::Session,
+    },
 };
 
 /// One choice of a vocabulary.
@@ -73,6 +78,8 @@ struct ProfileForm {
     founded: String,
     errors: Vec<String>,
     saved: bool,
+    avatar: String,
+    header: Option<String>,
     preview_bio: String,
     preview_fields: Vec<PreviewField>,
 }
@@ -208,6 +215,8 @@ fn page(
         founded: typed.founded,
         errors,
         saved,
+        avatar: super::profile::avatar_of(state, org),
+        header: org.header.as_deref().map(|f| state.urls.media(f)),
         preview_bio: crate::domain::html::sanitize(&ap_profile::bio(&state.urls, &org.summary, &profile)),
         preview_fields,
     })?;
@@ -322,6 +331,47 @@ pub async fn profile_save(
     page(&state, &s, &org, typed, errors, false)
 }
 
+/// `POST /admin/orgs/{handle}/pictures` (`multipart/form-data`): a new avatar and/or header,
+/// or their removal. Both files are checked before either is stored.
+pub async fn pictures_save(
+    State(state): State<AppState>,
+    Staff(s): Staff,
+    Path(handle): Path<String>,
+    multipart: Multipart,
+) -> Result<Response, AppError> {
+    let org = member_org(&state, &s, &handle).await?;
+    let form = upload::read(multipart).await?;
+    require_csrf(&s, form.field("csrf").unwrap_or(""))?;
+    let mut changes = Vec::new();
+    let mut errors = Vec::new();
+    for (which, field) in [(Picture::Avatar, "avatar"), (Picture::Header, "header")] {
+        if let Some(file) = form.file(field) {
+            match service::orgs::prepare_picture(which, file.bytes.clone()).await {
+                Ok(p) => changes.push((which, Some(p))),
+                Err(service::Error::Invalid(m) | service::Error::TooLarge(m)) => errors.push(format!("{field}: {m}")),
+                Err(e) => return Err(e.into()),
+            }
+        } else if form.field(&format!("remove_{field}")).is_some() {
+            changes.push((which, None));
+        }
+    }
+    if !errors.is_empty() {
+        return page(&state, &s, &org, from_org(&org), errors, false);
+    }
+    let mut updated = org;
+    for (which, prepared) in &changes {
+        updated = service::orgs::set_picture(&state, &who(&s), &handle, *which, prepared.as_ref()).await?;
+    }
+    page(
+        &state,
+        &s,
+        &updated,
+        from_org(&updated),
+        Vec::new(),
+        !changes.is_empty(),
+    )
+}
+
 /// One update in the list.
 pub struct UpdateRow {
     /// Id.
@@ -341,21 +391,32 @@ struct UpdatesPage {
     csrf: String,
     handle: String,
     updates: Vec<UpdateRow>,
-    text: String,
-    lang: String,
+    typed: NewUpdate,
+    slots: Vec<(usize, String)>,
     error: Option<String>,
     published: bool,
+}
+
+/// What was typed into the new-update form, kept when it is refused.
+#[derive(Default)]
+struct NewUpdate {
+    text: String,
+    warning: String,
+    lang: String,
+    alts: Vec<String>,
 }
 
 async fn updates_page(
     state: &AppState,
     s: &Session,
     org: &Org,
-    text: String,
-    lang: String,
+    typed: NewUpdate,
     error: Option<String>,
     published: bool,
 ) -> Result<Response, AppError> {
+    let slots = (1..=MAX_ATTACHMENTS)
+        .map(|n| (n, typed.alts.get(n - 1).cloned().unwrap_or_default()))
+        .collect();
     let posts = store::posts::list(&state.db, org.id, i64::MAX, 50)
         .await
         .map_err(service::Error::from)?;
@@ -378,8 +439,8 @@ async fn updates_page(
         csrf: s.csrf.clone(),
         handle: org.handle.clone(),
         updates,
-        text,
-        lang,
+        typed,
+        slots,
         error,
         published,
     })?;
@@ -394,7 +455,11 @@ pub async fn updates(
     Path(handle): Path<String>,
 ) -> Result<Response, AppError> {
     let org = member_org(&state, &s, &handle).await?;
-    updates_page(&state, &s, &org, String::new(), "en".into(), None, false).await
+    let typed = NewUpdate {
+        lang: "en".into(),
+        ..NewUpdate::default()
+    };
+    updates_page(&state, &s, &org, typed, None, false).await
 }
 
 /// A new update.
@@ -408,32 +473,68 @@ pub struct UpdateForm {
     csrf: String,
 }
 
-/// `POST /admin/orgs/{handle}/updates`: publishes, or shows the error and keeps the text.
+/// `POST /admin/orgs/{handle}/updates` (`multipart/form-data` with up to four `file` and
+/// `alt` pairs, or a plain form): publishes, or shows the error and keeps what was typed.
 pub async fn publish(
     State(state): State<AppState>,
     Staff(s): Staff,
     Path(handle): Path<String>,
-    Form(form): Form<UpdateForm>,
+    request: Request,
 ) -> Result<Response, AppError> {
     let org = member_org(&state, &s, &handle).await?;
+    let multipart = request
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("multipart/form-data"));
+    let (form, attachments, alts) = if multipart {
+        let multipart = Multipart::from_request(request, &state)
+            .await
+            .map_err(|e| AppError::BadRequest(e.body_text()))?;
+        let mut upload = upload::read(multipart).await?;
+        let form = UpdateForm {
+            text: upload.field("text").unwrap_or("").to_owned(),
+            content_warning: upload.field("content_warning").unwrap_or("").to_owned(),
+            lang: upload.field("lang").unwrap_or("").to_owned(),
+            csrf: upload.field("csrf").unwrap_or("").to_owned(),
+        };
+        let alts = upload.all("alt");
+        (form, upload.attachments(), alts)
+    } else {
+        let Form(form) = Form::<UpdateForm>::from_request(request, &state)
+            .await
+            .map_err(|e| AppError::BadRequest(e.body_text()))?;
+        (form, Vec::new(), Vec::new())
+    };
     require_csrf(&s, &form.csrf)?;
     let lang = if form.lang.trim().is_empty() {
         "en".to_owned()
     } else {
         form.lang.trim().to_owned()
     };
-    match service::posts::publish_with_warning(
-        &state,
-        &who(&s),
-        &handle,
-        &form.text,
-        Some(&lang),
-        Some(&form.content_warning),
-    )
-    .await
-    {
-        Ok(_) => updates_page(&state, &s, &org, String::new(), lang, None, true).await,
-        Err(service::Error::Invalid(m)) => updates_page(&state, &s, &org, form.text, lang, Some(m), false).await,
+    let draft = Draft {
+        text: form.text.clone(),
+        lang: Some(lang.clone()),
+        content_warning: Some(form.content_warning.clone()),
+        attachments,
+    };
+    let typed = NewUpdate {
+        text: form.text,
+        warning: form.content_warning,
+        lang,
+        alts,
+    };
+    match service::posts::publish_draft(&state, &who(&s), &handle, draft).await {
+        Ok(_) => {
+            let fresh = NewUpdate {
+                lang: typed.lang,
+                ..NewUpdate::default()
+            };
+            updates_page(&state, &s, &org, fresh, None, true).await
+        }
+        Err(service::Error::Invalid(m) | service::Error::TooLarge(m)) => {
+            updates_page(&state, &s, &org, typed, Some(m), false).await
+        }
         Err(e) => Err(e.into()),
     }
 }

@@ -84,6 +84,8 @@ pub struct TestApp {
     running: Option<tokio::task::JoinHandle<anyhow::Result<()>>>,
     place: DbPlace,
     _dir: Option<tempfile::TempDir>,
+    /// The instance's media directory (removed with the app).
+    pub media: tempfile::TempDir,
 }
 
 impl Drop for TestApp {
@@ -120,6 +122,8 @@ impl TestApp {
         let db = place.connect().await;
         db.migrate().await.unwrap();
         let mut config = Config::for_url(&format!("http://localhost:{port}"), "sqlite::memory:").unwrap();
+        let media = tempfile::tempdir().unwrap();
+        config.media_dir = media.path().to_owned();
         configure(&mut config);
         let options = AppOptions {
             clock,
@@ -137,6 +141,7 @@ impl TestApp {
             running,
             place,
             _dir: dir,
+            media,
         }
     }
 
@@ -318,6 +323,8 @@ pub async fn add_follower(app: &TestApp, org: &Org, sink_base: &str, name: &str,
         indexable: false,
         fetched_at: app.state.clock.now_ms(),
         deleted_at: None,
+        icon_url: None,
+        image_url: None,
     };
     let mut tx = app.state.db.begin().await.unwrap();
     let id = store::actors::upsert(&mut tx, &actor).await.unwrap();

@@ -9,6 +9,7 @@ mod discovery;
 mod federation;
 mod helpers;
 mod inbox_security;
+mod media;
 mod moves;
 mod peering;
 mod smtp;

@@ -33,6 +33,8 @@ fn org() -> Org {
         also_known_as: String::new(),
         moved_to: None,
         alias_set_at: None,
+        avatar: Some("9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08.jpg".into()),
+        header: None,
     }
 }
 
@@ -128,7 +130,33 @@ fn documents_match_their_snapshots() {
     assert_eq!(actor_doc["knowsAbout"][0]["termCode"], "HousingAndHomelessness");
     assert_eq!(actor_doc["knowsAbout"][0]["sameAs"][0], "http://metadata.un.org/sdg/11");
     assert_snapshot("instance_actor", &actor::instance_actor(&urls, PEM, 1_768_435_200_000));
-    let note_doc = note::note(&urls, "openaid", &post(), note::NoteCounts { likes: 2, shares: 1 });
+    let photo = understory::store::media::Attachment {
+        post_id: 7,
+        position: 0,
+        description: "Tenants and volunteers at the Salford drop-in, seen from behind".into(),
+        media: understory::store::media::Media {
+            id: 1,
+            sha256: "2c26b46b68ffc68ff99b453c1d30413413422d706483bfa0f98a5e886266e7ae".into(),
+            media_type: "image/jpeg".into(),
+            byte_size: 48_213,
+            width: Some(1280),
+            height: Some(853),
+            blurhash: Some("LEHV6nWB2yk8pyo0adR*.7kCMdnj".into()),
+            created_at: 1_768_435_200_000,
+        },
+    };
+    let note_doc = note::note(
+        &urls,
+        "openaid",
+        &post(),
+        &[photo],
+        note::NoteCounts { likes: 2, shares: 1 },
+    );
+    assert_eq!(note_doc["attachment"][0]["type"], "Image");
+    assert_eq!(
+        note_doc["attachment"][0]["name"],
+        "Tenants and volunteers at the Salford drop-in, seen from behind"
+    );
     assert_snapshot("note", &note_doc);
     let me = urls.org("openaid");
     assert_snapshot(

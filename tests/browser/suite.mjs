@@ -7,6 +7,7 @@ import { chromium } from "playwright-core";
 import { readFileSync, mkdirSync } from "node:fs";
 import { createRequire } from "node:module";
 import { createHmac } from "node:crypto";
+import http from "node:http";
 
 const require = createRequire(import.meta.url);
 const axeSource = readFileSync(require.resolve("axe-core/axe.min.js"), "utf8");
@@ -56,6 +57,29 @@ const browser = await chromium.launch({
 const context = await browser.newContext();
 const page = await context.newPage();
 const cspErrors = [];
+// Every image any page loads must come from our own origin (remote pictures through our cache).
+const origin = new URL(base).origin;
+const foreignImages = [];
+page.on("request", (r) => { if (r.resourceType() === "image" && new URL(r.url()).origin !== origin) foreignImages.push(r.url()); });
+
+// A stand-in for the visitor's own fediverse server: a real HTTP server on loopback that answers
+// WebFinger with a `subscribe` template, as Mastodon does, and serves the follow page.
+const visitorServer = http.createServer((req, res) => {
+  const url = new URL(req.url, "http://localhost");
+  if (url.pathname === "/.well-known/webfinger") {
+    const port = visitorServer.address().port;
+    res.writeHead(200, { "content-type": "application/jrd+json" });
+    res.end(JSON.stringify({ subject: url.searchParams.get("resource"), links: [
+      { rel: "http://ostatus.org/schema/1.0/subscribe", template: `http://localhost:${port}/authorize_interaction?uri={uri}` }] }));
+  } else if (url.pathname === "/authorize_interaction") {
+    res.writeHead(200, { "content-type": "text/html; charset=utf-8" });
+    res.end(`<!doctype html><html lang="en"><title>Follow</title><main><h1>Follow ${url.searchParams.get("uri")}?</h1></main></html>`);
+  } else {
+    res.writeHead(404); res.end();
+  }
+});
+await new Promise((done) => visitorServer.listen(0, "127.0.0.1", done));
+const visitorPort = visitorServer.address().port;
 page.on("console", (m) => { if (m.type() === "error" && /Content Security Policy/.test(m.text())) cspErrors.push(m.text()); });
 
 // Home, directory search and filter, profile.
@@ -81,6 +105,21 @@ check((await page.textContent("main")).includes(`@${handle}@`), "profile shows h
 await axe(page, "profile");
 await shoot(page, "profile");
 
+// Follow from another server: a bad handle gets a clear message, a real one goes to the
+// visitor's own server's follow page with our handle filled in.
+await page.fill("#follow-handle", "not a handle");
+await page.click(`form[action='/@${handle}/follow'] button`);
+await page.waitForLoadState();
+check((await page.textContent("[role=alert]")).length > 10, "a bad handle to follow from shows a clear message");
+check((await page.inputValue("#handle")) === "not a handle", "and keeps what was typed");
+await axe(page, "follow page");
+await page.goto(`${base}/@${handle}`);
+await page.fill("#follow-handle", `reader@localhost:${visitorPort}`);
+await page.click(`form[action='/@${handle}/follow'] button`);
+await page.waitForURL(/authorize_interaction/);
+const domain = new URL(base).host;
+check(decodeURIComponent(page.url()).includes(`uri=${handle}@${domain}`), "Follow sends the visitor to their own server's follow page");
+
 // Sign in with the keyboard only, then edit the profile and post an update.
 await page.goto(`${base}/login`);
 await axe(page, "login");
@@ -102,9 +141,21 @@ await page.click(`a[href="/admin/orgs/${handle}"]`);
 await page.waitForURL(`${base}/admin/orgs/${handle}`);
 await axe(page, "profile form");
 await shoot(page, "profile-form");
+// Avatar: a file that is not a picture is refused with a reason; a real one is shown.
+const profileForm = `form[action='/admin/orgs/${handle}'] button[type=submit]`;
+const picturesForm = `form[action='/admin/orgs/${handle}/pictures'] button[type=submit]`;
+await page.setInputFiles("#avatar", { name: "logo.png", mimeType: "image/png", buffer: Buffer.from("not a picture") });
+await page.click(picturesForm);
+await page.waitForLoadState();
+check((await page.textContent("#errors")).includes("avatar: not an image"), "a non-picture avatar is refused with a reason");
+await page.setInputFiles("#avatar", "src/web/static/avatar.png");
+await page.setInputFiles("#header", "src/web/static/header.png");
+await page.click(picturesForm);
+await page.waitForLoadState();
+check((await page.getAttribute("img.avatar", "src")).includes("/media/"), "the new avatar is stored and shown");
 await page.fill("#own_themes", "not a tag");
 await page.fill("#website", "ftp://files.example");
-await page.click("form button[type=submit]");
+await page.click(profileForm);
 await page.waitForLoadState();
 check((await page.textContent("#errors")).includes("website"), "bad form input names the field");
 check((await page.inputValue("#own_themes")) === "not a tag", "and keeps what was typed");
@@ -112,12 +163,19 @@ await axe(page, "profile form with errors");
 await page.fill("#own_themes", "DampAndMould");
 await page.fill("#website", "https://acme.example");
 await page.check("#themes-DigitalInclusion");
-await page.click("form button[type=submit]");
+await page.click(profileForm);
 await page.waitForLoadState();
 check((await page.textContent("main")).includes("The profile is saved"), "profile saved");
 check((await page.textContent("main")).includes("DampAndMould"), "the Mastodon preview shows the new theme");
 await page.goto(`${base}/admin/orgs/${handle}/updates`);
 await page.fill("#text", "Our advice clinic opens on Monday #Housing");
+await page.setInputFiles("#file1", "src/web/static/header.png");
+await page.click("form button[type=submit]");
+await page.waitForLoadState();
+check((await page.textContent("#error")).includes("alt text is required"), "a picture without alt text is refused with a reason");
+check((await page.inputValue("#text")).includes("advice clinic"), "and the text typed is kept");
+await page.setInputFiles("#file1", "src/web/static/header.png");
+await page.fill("#alt1", "The clinic's sign on Chapel Street");
 await page.click("form button[type=submit]");
 await page.waitForLoadState();
 check((await page.textContent("[role=status]")).includes("Published"), "an update is published");
@@ -125,6 +183,9 @@ await axe(page, "updates");
 await shoot(page, "updates");
 await page.goto(`${base}/@${handle}`);
 check((await page.textContent("main")).includes("advice clinic"), "the update shows on the profile");
+check(await page.locator(`img[alt="The clinic's sign on Chapel Street"]`).count() === 1, "with its picture and alt text");
+await axe(page, "profile with pictures");
+await shoot(page, "profile-pictures");
 await page.goto(`${base}/admin/orgs/${handle}/followers`);
 await axe(page, "followers");
 
@@ -155,7 +216,7 @@ await page.click("form[action='/admin/orgs'] button");
 await page.waitForURL(`${base}/admin/orgs/fieldlab`);
 await page.check("#reach-public");
 await page.check("#themes-DigitalInclusion");
-await page.click("form button[type=submit]");
+await page.click("form[action='/admin/orgs/fieldlab'] button[type=submit]");
 await page.waitForLoadState();
 check((await page.textContent("main")).includes("The profile is saved"), "the operator's new organisation has a profile");
 await page.goto(`${base}/admin/orgs/fieldlab/updates`);
@@ -164,8 +225,25 @@ await page.click("form button[type=submit]");
 await page.waitForLoadState();
 await page.goto(`${base}/@fieldlab`);
 check((await page.textContent("main")).includes("open for co-design"), "published organisation with an update, from the web pages alone");
+// Join this instance: an organisation asks, the operator approves from the page.
 await page.goto(`${base}/join`);
 await axe(page, "join");
+await page.fill("#name", "River Trust");
+await page.fill("#handle", "Bad Handle");
+await page.fill("#email", "hello@river.example");
+await page.click("form[action='/join'] button");
+await page.waitForLoadState();
+check((await page.textContent("main")).includes("handle"), "a bad join request names the field");
+check((await page.inputValue("#name")) === "River Trust", "and keeps what was typed");
+await page.fill("#handle", "rivertrust");
+await page.click("form[action='/join'] button");
+await page.waitForLoadState();
+await page.goto(`${base}/admin/joins`);
+await axe(page, "join requests");
+await page.click("form[action$='/approve'] button");
+await page.waitForLoadState();
+await page.goto(`${base}/@rivertrust`);
+check((await page.textContent("h1")).includes("River Trust"), "an approved join request becomes an organisation");
 await page.goto(`${base}/admin/operator`);
 await page.fill("#block-domain", "spam.example");
 await page.click("form[action='/admin/operator/block'] button");
@@ -175,6 +253,8 @@ await axe(page, "operator");
 await shoot(page, "operator");
 
 check(cspErrors.length === 0, `no Content-Security-Policy violations (${cspErrors.join("; ")})`);
+check(foreignImages.length === 0, `no page loaded an image from another origin (${foreignImages.join(", ")})`);
+visitorServer.close();
 await browser.close();
 console.log(`${passed} passed, ${failed} failed`);
 process.exit(failed === 0 ? 0 : 1);

@@ -142,6 +142,8 @@ async fn add_followers(db_url: &str, handle: &str, sinks: &[String], per_sink: u
                 indexable: false,
                 fetched_at: 0,
                 deleted_at: None,
+                icon_url: None,
+                image_url: None,
             };
             let id = store::actors::upsert(&mut tx, &actor).await.unwrap();
             store::follows::upsert_follower(&mut tx, org.id, id, &format!("{ap_id}#follow"), "accepted", 0)
@@ -486,4 +488,82 @@ async fn peer_add_makes_the_other_directory_searchable_within_seconds() {
     server_b.kill().unwrap();
     server_a.wait().unwrap();
     server_b.wait().unwrap();
+}
+
+#[test]
+fn media_from_the_cli_with_alt_text_and_clear_refusals() {
+    let instance = Instance::new();
+    instance.run(&["org", "create", "acme", "--name", "Acme"]);
+    let dir = instance.dir.path();
+    let photo = dir.join("photo.jpg");
+    let img = image::RgbImage::from_pixel(320, 240, image::Rgb([120, 60, 30]));
+    img.save(&photo).unwrap();
+    let fake = dir.join("notes.png");
+    std::fs::write(&fake, "not a picture").unwrap();
+    let media = dir.join("media");
+
+    // Refusals: a non-image called .png, a picture without alt text, more alts than files,
+    // a missing file. Each exits non-zero, says why, and writes nothing.
+    let refusals: [(&[&str], &str); 4] = [
+        (
+            &[
+                "org",
+                "post",
+                "acme",
+                "Hi",
+                "--attach",
+                fake.to_str().unwrap(),
+                "--alt",
+                "x",
+            ],
+            "notes.png",
+        ),
+        (
+            &["org", "post", "acme", "Hi", "--attach", photo.to_str().unwrap()],
+            "alt text is required",
+        ),
+        (
+            &["org", "post", "acme", "Hi", "--alt", "a"],
+            "--alt given 1 times for 0 --attach files",
+        ),
+        (
+            &["org", "edit", "acme", "--avatar", "/nonexistent.png"],
+            "cannot read /nonexistent.png",
+        ),
+    ];
+    for (args, says) in refusals {
+        let out = instance.command(args).output().unwrap();
+        assert!(!out.status.success(), "{args:?}");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(stderr.contains(says), "{args:?}: {stderr}");
+    }
+    assert!(!media.exists() || std::fs::read_dir(&media).unwrap().next().is_none());
+
+    let url = instance.run(&[
+        "org",
+        "post",
+        "acme",
+        "Our new drop-in",
+        "--attach",
+        photo.to_str().unwrap(),
+        "--alt",
+        "The drop-in's front door",
+    ]);
+    assert!(url.trim().ends_with("/orgs/acme/updates/1"), "{url}");
+    instance.run(&[
+        "org",
+        "edit",
+        "acme",
+        "--avatar",
+        photo.to_str().unwrap(),
+        "--header",
+        photo.to_str().unwrap(),
+    ]);
+    // Beside the SQLite file by default: the photo, the avatar and the header.
+    let stored: Vec<_> = std::fs::read_dir(&media)
+        .unwrap()
+        .flatten()
+        .flat_map(|d| std::fs::read_dir(d.path()).unwrap().flatten())
+        .collect();
+    assert_eq!(stored.len(), 3, "{stored:?}");
 }

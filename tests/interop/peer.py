@@ -5,6 +5,7 @@ It shares no code with Understory. It checks, against a running Understory insta
 
   WebFinger -> signed GET of the actor -> signed Follow -> signed Accept received and verified
   -> signed Create, Update and Delete of an update received and verified -> Update of the actor
+  -> an avatar and a photo (with alt text, size and blurhash; decoded with Pillow, no EXIF left)
   and refusals of unsigned, tampered, replayed and post-dated requests.
 
 Usage: peer.py UNDERSTORY_BASE_URL HANDLE CLI...   (CLI: the command that runs `understory`)
@@ -15,10 +16,13 @@ import base64
 import email.utils
 import hashlib
 import http.server
+import io
 import json
+import os
 import queue
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 import urllib.error
@@ -27,6 +31,7 @@ import urllib.request
 
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
+from PIL import Image
 
 BASE, HANDLE, CLI = sys.argv[1].rstrip("/"), sys.argv[2], sys.argv[3:]
 KEY = rsa.generate_private_key(public_exponent=65537, key_size=2048)
@@ -226,6 +231,36 @@ check("Bradford" in update["object"]["content"] and update["object"]["updated"] 
 cli("org", "edit", HANDLE, "--summary", "Now with a new summary")
 profile = receive("Update")
 check(profile["object"]["id"] == actor_url and "new summary" in profile["object"]["summary"], "Update of the actor")
+
+# Pictures: an avatar and a photo carrying GPS in its EXIF, as a phone would write it.
+workdir = tempfile.mkdtemp()
+photo = os.path.join(workdir, "field.jpg")
+exif = Image.Exif()
+exif[0x0112] = 1
+exif[0x8825] = {1: "N", 2: (53.0, 28.0, 50.0), 3: "W", 4: (2.0, 14.0, 30.0)}
+Image.new("RGB", (900, 600), (40, 120, 90)).save(photo, exif=exif.tobytes())
+check(Image.open(photo).getexif().get_ifd(0x8825).get(1) == "N", "the test photo carries GPS before upload")
+cli("org", "edit", HANDLE, "--avatar", photo)
+with_icon = receive("Update")
+icon = with_icon["object"].get("icon") or {}
+check(icon.get("type") == "Image" and icon.get("mediaType") == "image/jpeg", "Update of the actor carries an Image icon")
+status, headers, body = request("GET", icon["url"])
+avatar = Image.open(io.BytesIO(body))
+check(status == 200 and avatar.size == (400, 400) and headers.get("content-type") == "image/jpeg",
+      f"the avatar is a 400x400 JPEG ({avatar.size})")
+alt = "Volunteers loading a van with flood kits"
+photo_url = cli("org", "post", HANDLE, "Flood kits out today #Floods", "--attach", photo, "--alt", alt)
+with_photo = receive("Create")["object"]
+attachment = (with_photo.get("attachment") or [{}])[0]
+check(with_photo["id"] == photo_url and attachment.get("type") == "Image" and attachment.get("name") == alt,
+      "Create carries the photo with its alt text as name")
+check(attachment.get("mediaType") == "image/jpeg" and (attachment.get("width"), attachment.get("height")) == (900, 600)
+      and isinstance(attachment.get("blurhash"), str) and len(attachment["blurhash"]) == 28,
+      "the attachment has mediaType, width, height and a blurhash")
+status, headers, body = request("GET", attachment["url"])
+fetched = Image.open(io.BytesIO(body))
+check(status == 200 and fetched.size == (900, 600), "the photo is served at its url")
+check(b"Exif" not in body and not fetched.getexif(), "the served photo has no EXIF (no GPS)")
 
 cli("org", "delete-post", HANDLE, update_id)
 delete = receive("Delete")
