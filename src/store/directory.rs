@@ -222,3 +222,23 @@ pub async fn text_matches(db: &Db, words: &[String]) -> Result<Vec<i64>, StoreEr
         .filter_map(|i| i.parse().ok())
         .collect())
 }
+
+/// Pictures of directory entries by actor: (actor, our avatar file, remote icon URL).
+pub async fn avatars(db: &Db, actors: &[String]) -> Result<Vec<(String, Option<String>, Option<String>)>, StoreError> {
+    if actors.is_empty() {
+        return Ok(Vec::new());
+    }
+    let marks: Vec<String> = (1..=actors.len()).map(|i| format!("${i}")).collect();
+    let sql = format!(
+        "select d.actor, o.avatar, r.icon_url from directory d left join orgs o on o.id = d.org_id \
+        left join remote_actors r on r.ap_id = d.actor where d.actor in ({})",
+        marks.join(", ")
+    );
+    Ok(on_db!(db, pool => {
+        let mut query = sqlx::query_as(&sql);
+        for a in actors {
+            query = query.bind(a);
+        }
+        query.fetch_all(pool).await
+    })?)
+}

@@ -53,6 +53,8 @@ pub struct ResultItem {
     pub places: Vec<String>,
     /// From another instance.
     pub remote: bool,
+    /// Avatar, from our origin (remote ones through the cache).
+    pub avatar: String,
 }
 
 #[derive(Template)]
@@ -106,6 +108,15 @@ pub async fn page(State(state): State<AppState>, RawQuery(raw): RawQuery) -> Res
         Err(e) => (directory::parse_query(None).unwrap_or_default(), Some(e)),
     };
     let page = directory::search(&state, &query).await?;
+    let actors: Vec<String> = page.entries.iter().map(|e| e.actor.clone()).collect();
+    let pictures = crate::store::directory::avatars(&state.db, &actors)
+        .await
+        .map_err(crate::service::Error::from)?;
+    let avatar = |actor: &str| match pictures.iter().find(|(a, _, _)| a == actor) {
+        Some((_, Some(file), _)) => state.urls.media(file),
+        Some((_, None, icon)) => super::profile::remote_avatar(&state, icon.as_deref()),
+        None => super::profile::remote_avatar(&state, None),
+    };
     let v = &state.vocab;
     let results = page
         .entries
@@ -124,6 +135,7 @@ pub async fn page(State(state): State<AppState>, RawQuery(raw): RawQuery) -> Res
                 .map(|p| v.places.label(p).to_owned())
                 .collect(),
             remote: e.org_id.is_none(),
+            avatar: avatar(&e.actor),
         })
         .collect();
     let facets = page

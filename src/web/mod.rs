@@ -12,6 +12,7 @@ pub mod org_admin;
 pub mod profile;
 pub mod setup;
 pub mod staff;
+pub mod tokens;
 
 use askama::Template;
 use axum::{
@@ -78,6 +79,11 @@ pub fn router() -> Router<AppState> {
         .route(
             "/admin/orgs/{handle}/updates/{id}/delete",
             axum::routing::post(org_admin::delete_update),
+        )
+        .route("/admin/orgs/{handle}/tokens", get(tokens::list).post(tokens::create))
+        .route(
+            "/admin/orgs/{handle}/tokens/{id}/revoke",
+            axum::routing::post(tokens::revoke),
         )
         .route("/admin/orgs/{handle}/followers", get(org_admin::followers))
         .route(

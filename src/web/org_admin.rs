@@ -19,7 +19,11 @@ use super::{
 };
 use crate::{
     clock::rfc3339,
-    domain::{media::MAX_ATTACHMENTS, vocab::Terms},
+    domain::{
+        media::MAX_ATTACHMENTS,
+        profile::{OFFER_CAPACITY, OFFER_TERMS, POLICY_KINDS, SIZE_BANDS},
+        vocab::Terms,
+    },
     error::AppError,
     http::upload,
     protocol::profile as ap_profile,
@@ -80,11 +84,16 @@ struct ProfileForm {
     saved: bool,
     avatar: String,
     header: Option<String>,
+    more: More,
+    offer_rows: Vec<OfferRow>,
+    bands: &'static [&'static str],
+    offer_terms: &'static [&'static str],
+    offer_capacity: &'static [&'static str],
     preview_bio: String,
     preview_fields: Vec<PreviewField>,
 }
 
-async fn member_org(state: &AppState, s: &Session, handle: &str) -> Result<Org, AppError> {
+pub(super) async fn member_org(state: &AppState, s: &Session, handle: &str) -> Result<Org, AppError> {
     let org = service::orgs::find_live(state, handle).await?;
     if store::users::role(&state.db, s.user_id, org.id)
         .await
@@ -96,7 +105,7 @@ async fn member_org(state: &AppState, s: &Session, handle: &str) -> Result<Org, 
     Ok(org)
 }
 
-fn who(s: &Session) -> Who {
+pub(super) fn who(s: &Session) -> Who {
     Who::User {
         id: s.user_id,
         email: s.email.clone(),
@@ -128,6 +137,90 @@ struct Typed {
     website: String,
     contact: String,
     founded: String,
+    more: More,
+}
+
+/// The rest of the profile: identifiers, size, networks, policies, names and summaries in other
+/// languages, and the terms of each offer.
+#[derive(Default)]
+struct More {
+    identifiers: String,
+    employees: String,
+    volunteers: String,
+    networks: String,
+    policies: Vec<(&'static str, String)>,
+    name_map: String,
+    summary_map: String,
+    offer_terms: std::collections::HashMap<String, (String, String)>,
+}
+
+fn more_from(p: &crate::domain::profile::Profile) -> More {
+    let lines = |m: &std::collections::BTreeMap<String, String>| {
+        m.iter()
+            .map(|(l, v)| format!("{l}: {v}"))
+            .collect::<Vec<_>>()
+            .join("\n")
+    };
+    More {
+        identifiers: p.identifiers.join("; "),
+        employees: p.employees.clone().unwrap_or_default(),
+        volunteers: p.volunteers.clone().unwrap_or_default(),
+        networks: p
+            .networks
+            .iter()
+            .map(|n| match &n.url {
+                Some(u) => format!("{} | {u}", n.name),
+                None => n.name.clone(),
+            })
+            .collect::<Vec<_>>()
+            .join("\n"),
+        policies: POLICY_KINDS
+            .iter()
+            .map(|k| {
+                let url = p.policies.iter().find(|x| x.kind == *k).map(|x| x.url.clone());
+                (*k, url.unwrap_or_default())
+            })
+            .collect(),
+        name_map: lines(&p.name_map),
+        summary_map: lines(&p.summary_map),
+        offer_terms: p
+            .offers
+            .iter()
+            .map(|o| {
+                let terms = o.terms.clone().unwrap_or_default();
+                (o.code.clone(), (terms, o.capacity.clone().unwrap_or_default()))
+            })
+            .collect(),
+    }
+}
+
+/// Reads `language: text` lines into a map; a line without a colon is an error naming it.
+fn language_lines(field: &str, raw: &str, errors: &mut Vec<String>) -> serde_json::Map<String, Value> {
+    let mut map = serde_json::Map::new();
+    for (n, line) in raw.lines().enumerate().filter(|(_, l)| !l.trim().is_empty()) {
+        match line.split_once(':') {
+            Some((lang, text)) if !lang.trim().is_empty() && !text.trim().is_empty() => {
+                map.insert(lang.trim().to_owned(), json!(text.trim()));
+            }
+            _ => errors.push(format!(
+                "{field}: line {}: write it as a language code, a colon and the text, such as cy: Cymorth",
+                n + 1
+            )),
+        }
+    }
+    map
+}
+
+/// One offer's row of terms and capacity in the form.
+pub struct OfferRow {
+    /// Offer code.
+    pub code: String,
+    /// Label.
+    pub label: String,
+    /// Chosen terms ("" for not said).
+    pub terms: String,
+    /// Chosen capacity.
+    pub capacity: String,
 }
 
 fn from_org(org: &Org) -> Typed {
@@ -154,6 +247,7 @@ fn from_org(org: &Org) -> Typed {
         website: p.website.clone().unwrap_or_default(),
         contact: p.contacts.first().and_then(|c| c.email.clone()).unwrap_or_default(),
         founded: p.founding_year.map(|y| y.to_string()).unwrap_or_default(),
+        more: more_from(&p),
     }
 }
 
@@ -217,6 +311,24 @@ fn page(
         saved,
         avatar: super::profile::avatar_of(state, org),
         header: org.header.as_deref().map(|f| state.urls.media(f)),
+        offer_rows: v
+            .offers
+            .all()
+            .iter()
+            .map(|term| {
+                let (terms, capacity) = typed.more.offer_terms.get(&term.code).cloned().unwrap_or_default();
+                OfferRow {
+                    code: term.code.clone(),
+                    label: term.label.clone(),
+                    terms,
+                    capacity,
+                }
+            })
+            .collect(),
+        more: typed.more,
+        bands: &SIZE_BANDS,
+        offer_terms: &OFFER_TERMS,
+        offer_capacity: &OFFER_CAPACITY,
         preview_bio: crate::domain::html::sanitize(&ap_profile::bio(&state.urls, &org.summary, &profile)),
         preview_fields,
     })?;
@@ -283,22 +395,80 @@ pub async fn profile_save(
         website: one("website"),
         contact: one("contact"),
         founded: one("founded"),
+        more: More {
+            identifiers: one("identifiers"),
+            employees: one("employees"),
+            volunteers: one("volunteers"),
+            networks: one("networks"),
+            policies: POLICY_KINDS.iter().map(|k| (*k, one(&format!("policy-{k}")))).collect(),
+            name_map: one("name_map"),
+            summary_map: one("summary_map"),
+            offer_terms: many("offers")
+                .into_iter()
+                .map(|code| {
+                    let pair = (one(&format!("terms-{code}")), one(&format!("capacity-{code}")));
+                    (code, pair)
+                })
+                .collect(),
+        },
     };
     let mut themes = typed.lists.get("themes").cloned().unwrap_or_default();
     themes.extend(split_list(&typed.own_themes));
+    let mut errors = Vec::new();
+    let offers: Vec<Value> = typed.lists["offers"]
+        .iter()
+        .map(|code| {
+            let (terms, capacity) = typed.more.offer_terms.get(code).cloned().unwrap_or_default();
+            let mut offer = json!({"code": code});
+            if !terms.is_empty() {
+                offer["terms"] = json!(terms);
+            }
+            if !capacity.is_empty() {
+                offer["capacity"] = json!(capacity);
+            }
+            offer
+        })
+        .collect();
+    let networks: Vec<Value> = typed
+        .more
+        .networks
+        .lines()
+        .filter(|l| !l.trim().is_empty())
+        .map(|line| match line.split_once('|') {
+            Some((name, url)) => json!({"name": name.trim(), "url": url.trim()}),
+            None => json!({"name": line.trim()}),
+        })
+        .collect();
+    let policies: Vec<Value> = typed
+        .more
+        .policies
+        .iter()
+        .filter(|(_, url)| !url.trim().is_empty())
+        .map(|(kind, url)| json!({"kind": kind, "url": url.trim()}))
+        .collect();
     let mut doc = json!({
         "name": typed.name, "summary": typed.summary, "listed_in": typed.reach,
         "kinds": typed.lists["kinds"], "themes": themes, "ways_of_working": typed.lists["ways_of_working"],
-        "offers": typed.lists["offers"], "communities": typed.lists["communities"],
+        "offers": offers, "communities": typed.lists["communities"],
         "places": split_list(&typed.places), "languages": split_list(&typed.languages),
+        "identifiers": split_list(&typed.more.identifiers), "networks": networks, "policies": policies,
+        "name_map": language_lines("name_map", &typed.more.name_map, &mut errors),
+        "summary_map": language_lines("summary_map", &typed.more.summary_map, &mut errors),
     });
+    for (key, value) in [
+        ("employees", &typed.more.employees),
+        ("volunteers", &typed.more.volunteers),
+    ] {
+        if !value.trim().is_empty() {
+            doc[key] = json!(value.trim());
+        }
+    }
     if !typed.website.trim().is_empty() {
         doc["website"] = json!(typed.website.trim());
     }
     if !typed.contact.trim().is_empty() {
         doc["contacts"] = json!([{"role": "partnerships", "email": typed.contact.trim()}]);
     }
-    let mut errors = Vec::new();
     if !typed.founded.trim().is_empty() {
         match typed.founded.trim().parse::<i32>() {
             Ok(y) => doc["founding_year"] = json!(y),
@@ -308,7 +478,11 @@ pub async fn profile_save(
     // Keep the fields this form does not show.
     if let (Some(map), Ok(Value::Object(stored))) = (doc.as_object_mut(), serde_json::to_value(org.profile())) {
         for (k, v) in stored {
-            if !map.contains_key(&k) && !matches!(k.as_str(), "website" | "contacts" | "founding_year") {
+            let optional = matches!(
+                k.as_str(),
+                "website" | "contacts" | "founding_year" | "employees" | "volunteers"
+            );
+            if !map.contains_key(&k) && !optional {
                 map.insert(k, v);
             }
         }

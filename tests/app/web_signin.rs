@@ -348,6 +348,57 @@ async fn staff_edit_the_profile_and_publish_from_the_pages() {
         .unwrap()
         .unwrap();
     assert_eq!((org.name.as_str(), org.listed_in.as_str()), ("Acme Aid", "public"));
+
+    // Every other field of the profile from the same form; a bad line is named and kept.
+    let everything = |name_map: &str| {
+        vec![
+            ("csrf", csrf.clone()),
+            ("name", "Acme Aid".into()),
+            ("reach", "public".into()),
+            ("themes", "Health".into()),
+            ("offers", "advisory".into()),
+            ("terms-advisory", "pro-bono".into()),
+            ("capacity-advisory", "limited".into()),
+            ("identifiers", "GB-CHC-1234567".into()),
+            ("employees", "10-49".into()),
+            ("volunteers", "50-249".into()),
+            ("networks", "NCVO | https://www.ncvo.org.uk\nSalford CVS".into()),
+            ("policy-safeguarding", "https://acme.example/safeguarding".into()),
+            ("name_map", name_map.to_owned()),
+            ("summary_map", "cy: Cyngor tai".into()),
+        ]
+    };
+    let bad = post("/admin/orgs/acme".into(), everything("Acme in Welsh")).await;
+    assert_eq!(bad.status(), StatusCode::BAD_REQUEST);
+    let html = bad.text().await.unwrap();
+    assert!(html.contains("name_map: line 1"), "the bad line is named");
+    assert!(html.contains(">Acme in Welsh</textarea>") && html.contains("value=\"GB-CHC-1234567\""));
+    let good = post("/admin/orgs/acme".into(), everything("cy: Cymorth Acme")).await;
+    assert_eq!(good.status(), StatusCode::OK);
+    let html = good.text().await.unwrap();
+    assert!(
+        html.contains("<option value=\"pro-bono\" selected>") && html.contains("<option value=\"10-49\" selected>")
+    );
+    let p = understory::store::orgs::find_by_handle(&app.state.db, "acme")
+        .await
+        .unwrap()
+        .unwrap()
+        .profile();
+    assert_eq!(p.offers[0].terms.as_deref(), Some("pro-bono"));
+    assert_eq!(p.offers[0].capacity.as_deref(), Some("limited"));
+    assert_eq!(p.identifiers, ["GB-CHC-1234567"]);
+    assert_eq!(
+        (p.employees.as_deref(), p.volunteers.as_deref()),
+        (Some("10-49"), Some("50-249"))
+    );
+    assert_eq!(p.networks.len(), 2);
+    assert_eq!(p.networks[0].url.as_deref(), Some("https://www.ncvo.org.uk/"));
+    assert_eq!(p.policies[0].kind, "safeguarding");
+    assert_eq!(p.name_map["cy"], "Cymorth Acme");
+    assert_eq!(p.summary_map["cy"], "Cyngor tai");
+    let (_, actor) = crate::helpers::get_ap(&app.actor("acme")).await;
+    assert_eq!(actor["nameMap"]["cy"], "Cymorth Acme");
+
     assert_eq!(
         get(&app, "/admin/orgs/other", &session).await.status(),
         StatusCode::FORBIDDEN
@@ -687,4 +738,85 @@ async fn staff_edit_an_update_from_the_pages() {
         ("Second version", Some("Heads up"))
     );
     assert!(stored.updated.is_some());
+}
+
+#[tokio::test]
+async fn staff_make_and_revoke_api_tokens_on_the_page() {
+    let app = TestApp::spawn().await;
+    app.create_org("acme").await;
+    let (_, link) = accounts::create_user(
+        &app.state,
+        &Who::Cli,
+        "ed@example.org",
+        false,
+        Some(("acme", accounts::Role::Editor)),
+    )
+    .await
+    .unwrap();
+    accounts::set_password_with_link(&app.state, link.rsplit('/').next().unwrap(), "a long enough password")
+        .await
+        .unwrap();
+    let ok = sign_in(&app, "ed@example.org", "a long enough password", "").await;
+    let session = cookie_of(&ok, "understory_session").unwrap();
+    let page = get(&app, "/admin/orgs/acme/tokens", &session).await;
+    assert_eq!(page.headers()[header::CACHE_CONTROL], "no-store");
+    let csrf = field(&page.text().await.unwrap(), "csrf");
+    let post = |path: &str, fields: Vec<(&'static str, String)>| {
+        client()
+            .post(app.url(path))
+            .header(header::COOKIE, format!("understory_session={session}"))
+            .form(&fields)
+            .send()
+    };
+    // A name too long is refused and kept.
+    let long = "n".repeat(101);
+    let bad = post(
+        "/admin/orgs/acme/tokens",
+        vec![("csrf", csrf.clone()), ("name", long.clone())],
+    )
+    .await
+    .unwrap();
+    assert_eq!(bad.status(), StatusCode::BAD_REQUEST);
+    assert!(bad.text().await.unwrap().contains(&format!("value=\"{long}\"")));
+    let made = post(
+        "/admin/orgs/acme/tokens",
+        vec![("csrf", csrf.clone()), ("name", "newsletter".into())],
+    )
+    .await
+    .unwrap();
+    assert_eq!(made.status(), StatusCode::OK);
+    let html = made.text().await.unwrap();
+    let start = html.find("<code id=\"secret\">").unwrap() + "<code id=\"secret\">".len();
+    let secret = html[start..start + html[start..].find('<').unwrap()].to_owned();
+    let me = || {
+        client()
+            .get(app.url("/api/understory/v1/orgs/acme"))
+            .bearer_auth(&secret)
+            .send()
+    };
+    assert_eq!(me().await.unwrap().status(), StatusCode::OK);
+    // Listed without the secret afterwards.
+    let listed = get(&app, "/admin/orgs/acme/tokens", &session)
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(listed.contains("newsletter") && !listed.contains(&secret));
+    let id = understory::store::tokens::list(&app.state.db, None).await.unwrap()[0].id;
+    let revoked = post(
+        &format!("/admin/orgs/acme/tokens/{id}/revoke"),
+        vec![("csrf", csrf.clone())],
+    )
+    .await
+    .unwrap();
+    assert_eq!(revoked.status(), StatusCode::SEE_OTHER);
+    assert_eq!(me().await.unwrap().status(), StatusCode::UNAUTHORIZED);
+    // A forged form changes nothing.
+    let forged = post(
+        "/admin/orgs/acme/tokens",
+        vec![("csrf", "forged".into()), ("name", "x".into())],
+    )
+    .await
+    .unwrap();
+    assert_eq!(forged.status(), StatusCode::FORBIDDEN);
 }

@@ -188,6 +188,12 @@ await axe(page, "profile with pictures");
 await shoot(page, "profile-pictures");
 await page.goto(`${base}/admin/orgs/${handle}/followers`);
 await axe(page, "followers");
+await page.goto(`${base}/admin/orgs/${handle}/tokens`);
+await page.fill("#token-name", "newsletter sync");
+await page.keyboard.press("Enter");
+await page.waitForLoadState();
+check(((await page.textContent("#secret")) || "").length >= 32, "an API token is made on the page and shown once");
+await axe(page, "API tokens");
 
 // A new operator, from the set-up link to a published organisation, with the pages alone.
 await page.goto(`${base}/admin`);
