@@ -258,11 +258,8 @@ async fn sign_in_attempts_are_rate_limited_and_staff_without_2fa_go_straight_in(
     );
 }
 
-#[tokio::test]
-async fn staff_edit_the_profile_and_publish_from_the_pages() {
-    let app = TestApp::spawn().await;
-    app.create_org("acme").await;
-    app.create_org("other").await;
+/// An editor of `acme` with a password, signed in: their session cookie.
+async fn editor_session(app: &TestApp) -> String {
     let (_, link) = accounts::create_user(
         &app.state,
         &Who::Cli,
@@ -275,8 +272,16 @@ async fn staff_edit_the_profile_and_publish_from_the_pages() {
     accounts::set_password_with_link(&app.state, link.rsplit('/').next().unwrap(), "a long enough password")
         .await
         .unwrap();
-    let ok = sign_in(&app, "ed@example.org", "a long enough password", "").await;
-    let session = cookie_of(&ok, "understory_session").unwrap();
+    let ok = sign_in(app, "ed@example.org", "a long enough password", "").await;
+    cookie_of(&ok, "understory_session").unwrap()
+}
+
+#[tokio::test]
+async fn staff_edit_the_profile_and_publish_from_the_pages() {
+    let app = TestApp::spawn().await;
+    app.create_org("acme").await;
+    app.create_org("other").await;
+    let session = editor_session(&app).await;
     let home = get(&app, "/admin", &session).await.text().await.unwrap();
     assert!(home.contains("/admin/orgs/acme") && !home.contains("/admin/orgs/other"));
     let form = get(&app, "/admin/orgs/acme", &session).await;
@@ -676,23 +681,7 @@ async fn operators_manage_blocks_peers_and_reports_from_their_page() {
 async fn staff_edit_an_update_from_the_pages() {
     let app = TestApp::spawn().await;
     app.create_org("acme").await;
-    let (_, link) = accounts::create_user(
-        &app.state,
-        &Who::Cli,
-        "ed@example.org",
-        false,
-        Some(("acme", accounts::Role::Editor)),
-    )
-    .await
-    .unwrap();
-    accounts::set_password_with_link(&app.state, link.rsplit('/').next().unwrap(), "a long enough password")
-        .await
-        .unwrap();
-    let session = cookie_of(
-        &sign_in(&app, "ed@example.org", "a long enough password", "").await,
-        "understory_session",
-    )
-    .unwrap();
+    let session = editor_session(&app).await;
     let post = understory::service::posts::publish(&app.state, &Who::Cli, "acme", "First version", None)
         .await
         .unwrap();
@@ -744,20 +733,7 @@ async fn staff_edit_an_update_from_the_pages() {
 async fn staff_make_and_revoke_api_tokens_on_the_page() {
     let app = TestApp::spawn().await;
     app.create_org("acme").await;
-    let (_, link) = accounts::create_user(
-        &app.state,
-        &Who::Cli,
-        "ed@example.org",
-        false,
-        Some(("acme", accounts::Role::Editor)),
-    )
-    .await
-    .unwrap();
-    accounts::set_password_with_link(&app.state, link.rsplit('/').next().unwrap(), "a long enough password")
-        .await
-        .unwrap();
-    let ok = sign_in(&app, "ed@example.org", "a long enough password", "").await;
-    let session = cookie_of(&ok, "understory_session").unwrap();
+    let session = editor_session(&app).await;
     let page = get(&app, "/admin/orgs/acme/tokens", &session).await;
     assert_eq!(page.headers()[header::CACHE_CONTROL], "no-store");
     let csrf = field(&page.text().await.unwrap(), "csrf");
