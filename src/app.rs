@@ -180,6 +180,10 @@ pub fn router(state: AppState) -> Router {
         .merge(federation::router())
         .merge(web::router())
         .merge(api::router())
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            crate::http::limit::middleware,
+        ))
         .with_state(state)
         .layer(TimeoutLayer::with_status_code(
             StatusCode::REQUEST_TIMEOUT,

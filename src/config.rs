@@ -7,6 +7,8 @@ use std::{fmt, net::SocketAddr, path::Path};
 use serde::Deserialize;
 use url::Url;
 
+use crate::http::limit::{Cidr, parse_list};
+
 /// Default public URL: a local-test instance on this machine.
 pub const DEFAULT_PUBLIC_URL: &str = "http://localhost:8080";
 /// Default listen address.
@@ -65,6 +67,8 @@ struct FileConfig {
     peer_gossip_max: Option<usize>,
     media_dir: Option<String>,
     media_cache_max_mb: Option<u64>,
+    trusted_proxies: Option<String>,
+    rate_limit_exempt: Option<String>,
 }
 
 /// The instance's settings, resolved from defaults, the file and the environment.
@@ -96,6 +100,10 @@ pub struct Config {
     pub media_dir: std::path::PathBuf,
     /// Largest total size of cached remote pictures, in bytes.
     pub media_cache_max_bytes: u64,
+    /// Reverse proxies whose `X-Forwarded-For` is believed.
+    pub trusted_proxies: Vec<Cidr>,
+    /// Addresses that are never rate-limited (benchmarks, monitoring).
+    pub rate_limit_exempt: Vec<Cidr>,
 }
 
 /// A setting that could not be used; the message names it.
@@ -194,7 +202,22 @@ impl Config {
                 .map_err(|_| ConfigError(format!("UNDERSTORY_MEDIA_CACHE_MAX_MB: {v:?} is not a number")))?,
             None => file.media_cache_max_mb.unwrap_or(DEFAULT_MEDIA_CACHE_MAX_MB),
         };
+        let cidrs = |name: &str, raw: String| parse_list(&raw).map_err(|e| ConfigError(format!("{name}: {e}")));
+        let trusted_proxies = cidrs(
+            "UNDERSTORY_TRUSTED_PROXIES",
+            env("UNDERSTORY_TRUSTED_PROXIES")
+                .or(file.trusted_proxies)
+                .unwrap_or_else(|| DEFAULT_TRUSTED_PROXIES.to_owned()),
+        )?;
+        let rate_limit_exempt = cidrs(
+            "UNDERSTORY_RATE_LIMIT_EXEMPT",
+            env("UNDERSTORY_RATE_LIMIT_EXEMPT")
+                .or(file.rate_limit_exempt)
+                .unwrap_or_default(),
+        )?;
         Ok(Self {
+            trusted_proxies,
+            rate_limit_exempt,
             media_dir,
             media_cache_max_bytes: media_cache_max_mb * 1024 * 1024,
             peer_gossip,
@@ -230,6 +253,9 @@ impl Config {
         authority_of(&self.public_url).unwrap_or_default()
     }
 }
+
+/// Proxies trusted by default: a reverse proxy on the same machine.
+pub const DEFAULT_TRUSTED_PROXIES: &str = "127.0.0.0/8,::1/128";
 
 /// Default cap of the remote-picture cache, in MiB.
 pub const DEFAULT_MEDIA_CACHE_MAX_MB: u64 = 1024;
@@ -366,6 +392,26 @@ mod tests {
             )
             .is_err()
         );
+    }
+
+    #[test]
+    fn proxies_and_exemptions_are_cidr_lists() {
+        let config = Config::resolve(FileConfig::default(), env_of(&[])).unwrap();
+        assert_eq!(config.trusted_proxies.len(), 2);
+        assert!(config.rate_limit_exempt.is_empty());
+        let config = Config::resolve(
+            FileConfig::default(),
+            env_of(&[("UNDERSTORY_RATE_LIMIT_EXEMPT", "127.0.0.1/32, 10.0.0.0/8")]),
+        )
+        .unwrap();
+        assert_eq!(config.rate_limit_exempt.len(), 2);
+        let err = Config::resolve(
+            FileConfig::default(),
+            env_of(&[("UNDERSTORY_TRUSTED_PROXIES", "10.0.0.0/99")]),
+        )
+        .err()
+        .unwrap();
+        assert!(err.to_string().starts_with("UNDERSTORY_TRUSTED_PROXIES"), "{err}");
     }
 
     #[test]

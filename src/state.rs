@@ -37,6 +37,8 @@ pub struct AppState {
     pub catalogue: Arc<Catalogue>,
     /// Failed sign-in attempts (rate limits).
     pub sign_in_limiter: Arc<crate::service::sessions::SignInLimiter>,
+    /// Request rate limits per client address.
+    pub limiter: Arc<crate::http::limit::Limiter>,
 }
 
 impl AppState {
@@ -59,6 +61,7 @@ impl AppState {
             directory: Arc::new(DirectoryIndex::default()),
             peer_notify: Arc::new(Notify::new()),
             sign_in_limiter: Arc::default(),
+            limiter: Arc::default(),
             catalogue: Arc::new(Catalogue::load().map_err(|e| anyhow::anyhow!("message catalogue: {e}"))?),
         })
     }

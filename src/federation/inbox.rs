@@ -33,6 +33,11 @@ pub async fn receive(
     if !activity.is_object() {
         return Err(AppError::BadRequest("activity must be a JSON object".into()));
     }
+    if let Some(path) = oversized_array(&activity, "") {
+        return Err(AppError::BadRequest(format!(
+            "{path} has more than {MAX_ARRAY_ITEMS} items"
+        )));
+    }
     if is_delete_of_unknown_actor(&state, &activity).await? {
         // The actor is gone and cannot be fetched to verify; nothing of it is stored anyway.
         return Ok(StatusCode::ACCEPTED);
@@ -54,5 +59,35 @@ async fn is_delete_of_unknown_actor(state: &AppState, activity: &Value) -> Resul
             .map_err(service::Error::from)?
             .is_none()),
         _ => Ok(false),
+    }
+}
+
+/// Most items any array of an activity may hold (`to`, `cc`, `tag`, `attachment`, ...). Real
+/// activities carry a handful; Mastodon caps mentions at a few hundred.
+pub const MAX_ARRAY_ITEMS: usize = 1000;
+
+/// The path of the first array with more than [`MAX_ARRAY_ITEMS`] items.
+fn oversized_array(v: &Value, path: &str) -> Option<String> {
+    match v {
+        Value::Array(items) if items.len() > MAX_ARRAY_ITEMS => Some(if path.is_empty() {
+            "body".into()
+        } else {
+            path.to_owned()
+        }),
+        Value::Array(items) => items
+            .iter()
+            .enumerate()
+            .find_map(|(i, x)| oversized_array(x, &format!("{path}[{i}]"))),
+        Value::Object(map) => map.iter().find_map(|(k, x)| {
+            oversized_array(
+                x,
+                &if path.is_empty() {
+                    k.clone()
+                } else {
+                    format!("{path}.{k}")
+                },
+            )
+        }),
+        _ => None,
     }
 }

@@ -2,18 +2,17 @@
 //! admin home. Sessions ride on an HttpOnly, SameSite=Lax cookie (Secure under https); every
 //! form carries a CSRF token (the session's, or a double-submit cookie before sign-in).
 
-use std::net::SocketAddr;
-
 use askama::Template;
 use axum::{
-    Form,
-    extract::{ConnectInfo, FromRequestParts, State},
+    Extension, Form,
+    extract::{FromRequestParts, State},
     http::{HeaderMap, HeaderValue, StatusCode, header, request::Parts},
     response::{IntoResponse, Redirect, Response},
 };
 use serde::Deserialize;
 
 use super::{i18n::T, render, t};
+use crate::http::limit::ClientAddr;
 use crate::{
     error::AppError,
     service::{
@@ -160,7 +159,7 @@ pub struct LoginForm {
 /// `POST /login`: 303 to `/admin` (or the two-factor set-up), 401 with the form again, or 429.
 pub async fn login(
     State(state): State<AppState>,
-    ConnectInfo(addr): ConnectInfo<SocketAddr>,
+    Extension(ClientAddr(addr)): Extension<ClientAddr>,
     headers: HeaderMap,
     Form(form): Form<LoginForm>,
 ) -> Result<Response, AppError> {
@@ -168,7 +167,7 @@ pub async fn login(
     if check_csrf(&cookie(&headers, CSRF_COOKIE).unwrap_or_default(), &form.csrf).is_err() {
         return login_page(&state, StatusCode::FORBIDDEN, &form.email, Some(tr.get("login-csrf")));
     }
-    match sessions::sign_in(&state, &form.email, &form.password, &form.code, &addr.ip().to_string()).await? {
+    match sessions::sign_in(&state, &form.email, &form.password, &form.code, &addr.to_string()).await? {
         SignIn::Ok {
             secret,
             needs_totp_setup,

@@ -181,6 +181,17 @@ async fn malformed_activities_get_a_4xx_with_a_reason() {
             400
         );
     }
+    // Huge collections: 30,000 recipients and 10,000 mentions, each within 1 MiB of JSON.
+    let many: Vec<String> = (0..30_000).map(|n| format!("http://x.example/{n}")).collect();
+    let create = json!({"id": format!("{bob}#x/5"), "type": "Create", "actor": bob, "to": many,
+        "object": {"id": format!("{bob}/notes/5"), "type": "Note", "attributedTo": bob, "content": "hi"}});
+    assert_eq!(s.post_as_bob(&create).await, 400);
+    let mentions: Vec<Value> = (0..10_000)
+        .map(|_| json!({"type": "Mention", "href": s.a.actor("acme")}))
+        .collect();
+    let create = json!({"id": format!("{bob}#x/6"), "type": "Create", "actor": bob,
+        "object": {"id": format!("{bob}/notes/6"), "type": "Note", "attributedTo": bob, "content": "hi", "tag": mentions}});
+    assert_eq!(s.post_as_bob(&create).await, 400);
     let huge = vec![b' '; 1024 * 1024 + 1];
     assert_eq!(
         signed_post(&s.a.url("/inbox"), &huge, &s.bob_key, &s.key_id(), s.clock.now_ms()).await,
