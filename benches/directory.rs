@@ -53,7 +53,9 @@ async fn main() {
     db.migrate().await.unwrap();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let port = listener.local_addr().unwrap().port();
-    let config = Config::for_url(&format!("http://localhost:{port}"), "sqlite::memory:").unwrap();
+    let mut config = Config::for_url(&format!("http://localhost:{port}"), "sqlite::memory:").unwrap();
+    // Benchmarks run exempt from the rate limits (UNDERSTORY_RATE_LIMIT_EXEMPT=127.0.0.1/32).
+    config.rate_limit_exempt = understory::http::limit::parse_list("127.0.0.1/32").unwrap();
     let app = App::build(
         config,
         db,

@@ -21,6 +21,7 @@ pub mod delivery;
 pub mod domain;
 pub mod error;
 pub mod federation;
+pub mod fuzzing;
 pub mod http;
 pub mod httpsig;
 pub mod net;

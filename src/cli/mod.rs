@@ -168,6 +168,11 @@ pub enum OrgCommand {
         /// user@domain or an actor URL.
         target: String,
     },
+    /// List the accounts an organisation follows, with the state of each follow.
+    Following {
+        /// The organisation's handle.
+        handle: String,
+    },
     /// List followers (or follow requests with --pending).
     Followers {
         /// The organisation's handle.
@@ -464,6 +469,12 @@ async fn org(state: &AppState, cmd: OrgCommand) -> anyhow::Result<()> {
         OrgCommand::Follow { handle, target } => {
             let actor = service::follows::follow(state, who, &handle, &target).await?;
             println!("follow request sent to {actor}");
+        }
+        OrgCommand::Following { handle } => {
+            let org = service::orgs::find_live(state, &handle).await?;
+            for (actor, follow_state) in store::follows::following(&state.db, org.id).await? {
+                println!("{actor} {follow_state}");
+            }
         }
         OrgCommand::Followers { handle, pending } => {
             let which = if pending {

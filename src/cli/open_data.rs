@@ -35,7 +35,11 @@ pub async fn import(state: &AppState, file: &Path, skip_invalid: bool) -> anyhow
     } else {
         " (bad rows skipped)".to_owned()
     };
-    println!("imported {written} organisations{skipped}");
+    let resumed = match checked.already_imported {
+        0 => String::new(),
+        n => format!("; {n} were already imported by an earlier run"),
+    };
+    println!("imported {written} organisations{skipped}{resumed}");
     Ok(())
 }
 

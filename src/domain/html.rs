@@ -45,6 +45,9 @@ pub fn sanitize(html: &str) -> String {
         .add_tag_attributes("a", ["href"])
         .allowed_classes([("a", classes.clone()), ("span", classes)].into_iter().collect())
         .url_schemes(["http", "https"].into_iter().collect())
+        // Remote links are absolute; a relative one would point into our own site (the
+        // fuzzer's third finding: `htt\u{fffd}://...` passed as a relative URL).
+        .url_relative(ammonia::UrlRelative::Deny)
         .link_rel(Some("nofollow noopener noreferrer"))
         .clean(html)
         .to_string();

@@ -67,7 +67,7 @@ async fn is_delete_of_unknown_actor(state: &AppState, activity: &Value) -> Resul
 pub const MAX_ARRAY_ITEMS: usize = 1000;
 
 /// The path of the first array with more than [`MAX_ARRAY_ITEMS`] items.
-fn oversized_array(v: &Value, path: &str) -> Option<String> {
+pub fn oversized_array(v: &Value, path: &str) -> Option<String> {
     match v {
         Value::Array(items) if items.len() > MAX_ARRAY_ITEMS => Some(if path.is_empty() {
             "body".into()

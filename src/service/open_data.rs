@@ -162,6 +162,8 @@ pub struct Checked {
     pub rows: Vec<ImportRow>,
     /// `line N: field: reason`, one per problem.
     pub errors: Vec<String>,
+    /// Rows an earlier run of the same import already wrote (an import cut short resumes).
+    pub already_imported: usize,
 }
 
 fn parse_bool(field: &str, raw: &str) -> std::result::Result<Option<bool>, String> {
@@ -195,6 +197,8 @@ pub async fn check_csv(state: &AppState, data: &[u8]) -> Result<Checked> {
         )));
     }
     let existing: HashSet<String> = store::orgs::all_handles(&state.db).await?.into_iter().collect();
+    let imported: std::collections::HashMap<String, String> =
+        store::orgs::imported(&state.db).await?.into_iter().collect();
     let mut seen = HashSet::new();
     let mut checked = Checked::default();
     for (i, record) in reader.records().enumerate() {
@@ -216,6 +220,11 @@ pub async fn check_csv(state: &AppState, data: &[u8]) -> Result<Checked> {
         };
         let mut problems: Vec<String> = Vec::new();
         let handle = get("handle");
+        // Written by an earlier run of this import that was cut short: skip, do not refuse.
+        if imported.get(&handle).is_some_and(|n| *n == get("name").trim()) && seen.insert(handle.clone()) {
+            checked.already_imported += 1;
+            continue;
+        }
         match Handle::parse(&handle) {
             Err(e) => problems.push(format!("handle: {e}")),
             Ok(_) if existing.contains(&handle) => problems.push(format!("handle: {handle} is taken")),

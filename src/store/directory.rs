@@ -157,7 +157,7 @@ pub async fn by_ids(db: &Db, ids: &[i64]) -> Result<Vec<Entry>, StoreError> {
         return Ok(Vec::new());
     }
     match db {
-        Db::Sqlite(pool) => {
+        Db::Sqlite(pool, _) => {
             let sql = format!("select {COLUMNS} from directory where id in (select value from json_each($1))");
             Ok(sqlx::query_as(&sql)
                 .bind(serde_json::to_string(ids).unwrap_or_default())
@@ -201,7 +201,7 @@ pub async fn text_matches(db: &Db, words: &[String]) -> Result<Vec<i64>, StoreEr
         return Ok(Vec::new());
     }
     let (ids,): (Option<String>,) = match db {
-        Db::Sqlite(pool) => {
+        Db::Sqlite(pool, _) => {
             let query = words.iter().map(|w| format!("\"{w}\"*")).collect::<Vec<_>>().join(" ");
             sqlx::query_as("select group_concat(rowid) from directory_fts where directory_fts match $1")
                 .bind(query)
@@ -241,4 +241,10 @@ pub async fn avatars(db: &Db, actors: &[String]) -> Result<Vec<(String, Option<S
         }
         query.fetch_all(pool).await
     })?)
+}
+
+/// Number of directory rows (listed or not).
+pub async fn count(db: &Db) -> Result<i64, StoreError> {
+    let row: (i64,) = on_db!(db, pool => sqlx::query_as("select count(*) from directory").fetch_one(pool).await)?;
+    Ok(row.0)
 }

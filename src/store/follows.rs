@@ -136,3 +136,10 @@ pub async fn following_count(db: &Db, org_id: i64) -> Result<i64, StoreError> {
         "select count(*) from following where org_id = $1 and state = 'accepted'").bind(org_id).fetch_one(pool).await)?;
     Ok(row.0)
 }
+
+/// Accounts an organisation follows or asked to follow: (actor id URL, state), oldest first.
+pub async fn following(db: &Db, org_id: i64) -> Result<Vec<(String, String)>, StoreError> {
+    Ok(on_db!(db, pool => sqlx::query_as(
+        "select a.ap_id, f.state from following f join remote_actors a on a.id = f.actor_id where f.org_id = $1 order by f.id")
+        .bind(org_id).fetch_all(pool).await)?)
+}

@@ -52,19 +52,23 @@ impl From<sqlx::migrate::MigrateError> for StoreError {
     }
 }
 
+/// Serialises SQLite write transactions within this process (SQLite has one writer anyway).
+#[derive(Clone, Debug, Default)]
+pub struct WriteGate(std::sync::Arc<tokio::sync::Mutex<()>>);
+
 /// The database: one pool of whichever backend the URL names.
 #[derive(Clone, Debug)]
 pub enum Db {
-    /// SQLite (the default): one file, WAL mode.
-    Sqlite(SqlitePool),
+    /// SQLite (the default): one file, WAL mode, and the gate its write transactions queue at.
+    Sqlite(SqlitePool, WriteGate),
     /// PostgreSQL, for instances that outgrow one machine.
     Postgres(PgPool),
 }
 
 /// An open transaction on either backend.
 pub enum Tx {
-    /// SQLite transaction.
-    Sqlite(Transaction<'static, Sqlite>),
+    /// SQLite transaction, holding the write gate until it ends.
+    Sqlite(Transaction<'static, Sqlite>, tokio::sync::OwnedMutexGuard<()>),
     /// PostgreSQL transaction.
     Postgres(Transaction<'static, Postgres>),
 }
@@ -74,7 +78,7 @@ pub enum Tx {
 macro_rules! on_db {
     ($db:expr, $pool:ident => $body:expr) => {
         match $db {
-            $crate::store::Db::Sqlite($pool) => $body,
+            $crate::store::Db::Sqlite($pool, _) => $body,
             $crate::store::Db::Postgres($pool) => $body,
         }
     };
@@ -85,7 +89,7 @@ macro_rules! on_db {
 macro_rules! on_tx {
     ($tx:expr, $conn:ident => $body:expr) => {
         match $tx {
-            $crate::store::Tx::Sqlite(t) => {
+            $crate::store::Tx::Sqlite(t, _) => {
                 let $conn = &mut **t;
                 $body
             }
@@ -112,7 +116,7 @@ impl Db {
                 .min_connections(0)
                 .connect_with(options)
                 .await?;
-            Ok(Self::Sqlite(pool))
+            Ok(Self::Sqlite(pool, WriteGate::default()))
         } else {
             Self::connect_postgres(PgConnectOptions::from_str(url)?).await
         }
@@ -137,7 +141,7 @@ impl Db {
     /// Runs pending migrations (forward only); safe while another process serves.
     pub async fn migrate(&self) -> Result<(), StoreError> {
         match self {
-            Self::Sqlite(pool) => sqlx::migrate!("./migrations/sqlite").run(pool).await?,
+            Self::Sqlite(pool, _) => sqlx::migrate!("./migrations/sqlite").run(pool).await?,
             Self::Postgres(pool) => sqlx::migrate!("./migrations/postgres").run(pool).await?,
         }
         Ok(())
@@ -146,14 +150,25 @@ impl Db {
     /// Opens a transaction.
     pub async fn begin(&self) -> Result<Tx, StoreError> {
         Ok(match self {
-            Self::Sqlite(pool) => Tx::Sqlite(pool.begin().await?),
+            // Write transactions queue at the gate without holding a connection, then BEGIN
+            // IMMEDIATE. Without the gate, 64 concurrent inbox requests each held a pooled
+            // connection while waiting for SQLite's write lock, and the one holding the lock
+            // could not get a second connection for its reads: the pool starved for 30 s (found
+            // by the inbox load test). IMMEDIATE keeps another process (the CLI) from turning a
+            // read into a failed write upgrade.
+            Self::Sqlite(pool, gate) => {
+                let guard = tokio::time::timeout(SQLITE_BUSY_TIMEOUT, gate.0.clone().lock_owned())
+                    .await
+                    .map_err(|_| StoreError(sqlx::Error::PoolTimedOut))?;
+                Tx::Sqlite(pool.begin_with("BEGIN IMMEDIATE").await?, guard)
+            }
             Self::Postgres(pool) => Tx::Postgres(pool.begin().await?),
         })
     }
 
     /// Whether this is SQLite (some maintenance differs).
     pub fn is_sqlite(&self) -> bool {
-        matches!(self, Self::Sqlite(_))
+        matches!(self, Self::Sqlite(..))
     }
 
     /// A cheap round trip, for `/healthz`.
@@ -165,7 +180,7 @@ impl Db {
     /// Writes a consistent copy of a SQLite database to `path` while it is in use.
     pub async fn backup_sqlite(&self, path: &str) -> Result<(), StoreError> {
         match self {
-            Self::Sqlite(pool) => {
+            Self::Sqlite(pool, _) => {
                 sqlx::query("vacuum into $1").bind(path).execute(pool).await?;
                 Ok(())
             }
@@ -185,7 +200,7 @@ impl Tx {
     /// Commits the transaction.
     pub async fn commit(self) -> Result<(), StoreError> {
         match self {
-            Self::Sqlite(t) => t.commit().await?,
+            Self::Sqlite(t, _gate) => t.commit().await?,
             Self::Postgres(t) => t.commit().await?,
         }
         Ok(())

@@ -178,6 +178,13 @@ pub async fn all_handles(db: &Db) -> Result<Vec<String>, StoreError> {
     Ok(rows.into_iter().map(|r| r.0).collect())
 }
 
+/// Handles and names of live organisations that a CSV import created (to resume an import).
+pub async fn imported(db: &Db) -> Result<Vec<(String, String)>, StoreError> {
+    Ok(on_db!(db, pool => sqlx::query_as(
+        "select o.handle, o.name from orgs o where o.deleted_at is null and exists \
+        (select 1 from audit_log a where a.org_id = o.id and a.action = 'org.import')").fetch_all(pool).await)?)
+}
+
 /// Number of live organisations.
 pub async fn count(db: &Db) -> Result<i64, StoreError> {
     let row: (i64,) = on_db!(db, pool => sqlx::query_as("select count(*) from orgs where deleted_at is null")

@@ -75,7 +75,7 @@ pub async fn claim(db: &Db, now: i64, lease_until: i64, limit: i64) -> Result<Ve
         and not exists (select 1 from remote_instances i where i.domain = d.domain and i.next_retry_at > $2) \
         order by d.id limit $3";
     let mut rows: Vec<Claimed> = match db {
-        Db::Sqlite(pool) => {
+        Db::Sqlite(pool, _) => {
             let sql = format!(
                 "update deliveries set lease_until = $1 where id in ({pick}) \
                 returning id, outbox_id, inbox, domain, attempts"
@@ -133,7 +133,7 @@ async fn update_ids(db: &Db, prefix: &str, ids: &[i64], now: i64) -> Result<(), 
         return Ok(());
     }
     match db {
-        Db::Sqlite(pool) => {
+        Db::Sqlite(pool, _) => {
             let json = serde_json::to_string(ids).unwrap_or_default();
             let sql = format!("{prefix} id in (select value from json_each($2))");
             sqlx::query(&sql).bind(now).bind(json).execute(pool).await?;

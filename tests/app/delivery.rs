@@ -2,6 +2,7 @@
 //! instance never holding up the others, and signatures checked by the receiver.
 
 use chrono::Duration;
+use std::sync::Arc;
 use understory::{
     delivery::worker::backoff_ms,
     httpsig::{PublicKey, SignatureHeader, verify::RequestParts},
@@ -122,6 +123,58 @@ async fn a_failing_instance_does_not_hold_up_the_others() {
     assert!(down.bodies().is_empty());
     let status = store::outbox::status(&app.state.db).await.unwrap();
     assert_eq!((status.pending, status.failing_instances), (2, 1));
+}
+
+/// A server that accepts connections and never answers, until it is told to hang up.
+async fn hanging_server() -> (String, tokio::sync::oneshot::Sender<()>, Arc<tokio::sync::Notify>) {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://localhost:{}", listener.local_addr().unwrap().port());
+    let (hang_up, mut told) = tokio::sync::oneshot::channel::<()>();
+    let connected = Arc::new(tokio::sync::Notify::new());
+    let signal = connected.clone();
+    tokio::spawn(async move {
+        let mut held = Vec::new();
+        loop {
+            tokio::select! {
+                accepted = listener.accept() => {
+                    if let Ok((socket, _)) = accepted {
+                        held.push(socket);
+                        signal.notify_one();
+                    }
+                }
+                _ = &mut told => break,
+            }
+        }
+        drop(held);
+    });
+    (base, hang_up, connected)
+}
+
+#[tokio::test]
+async fn an_instance_that_never_answers_does_not_delay_the_others_and_loses_nothing() {
+    let app = TestApp::spawn().await;
+    let org = app.create_org("acme").await;
+    let (hung_base, hang_up, connected) = hanging_server().await;
+    let (up, up_base) = Sink::start().await;
+    add_follower(&app, &org, &hung_base, "ann", true).await;
+    add_follower(&app, &org, &up_base, "ben", true).await;
+    service::posts::publish(&app.state, &Who::Cli, "acme", "Flood warning", None)
+        .await
+        .unwrap();
+    let state = app.state.clone();
+    let pass = tokio::spawn(async move { understory::delivery::worker::deliver_due(&state).await });
+    // The healthy instance gets its delivery while the other still holds its request open.
+    connected.notified().await;
+    while up.bodies().is_empty() {
+        up.arrived.notified().await;
+    }
+    assert!(!pass.is_finished(), "the pass is still waiting on the silent instance");
+    // It hangs up without answering: a retry, not a loss.
+    hang_up.send(()).unwrap();
+    assert_eq!(pass.await.unwrap().unwrap(), 2);
+    let status = store::outbox::status(&app.state.db).await.unwrap();
+    assert_eq!((status.pending, status.failing_instances), (1, 1));
+    assert_eq!(up.bodies().len(), 1);
 }
 
 #[tokio::test]

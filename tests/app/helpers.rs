@@ -271,6 +271,8 @@ pub struct Sink {
     pub received: Arc<Mutex<Vec<(HeaderMap, Value)>>>,
     /// Statuses to answer, in order; 202 once exhausted.
     pub script: Arc<Mutex<Vec<u16>>>,
+    /// Signalled on every delivery taken.
+    pub arrived: Arc<tokio::sync::Notify>,
 }
 
 impl Sink {
@@ -300,6 +302,7 @@ async fn sink_inbox(State(sink): State<Sink>, headers: HeaderMap, body: Bytes) -
     if status < 300 {
         let value = serde_json::from_slice(&body).unwrap_or(Value::Null);
         sink.received.lock().unwrap().push((headers, value));
+        sink.arrived.notify_one();
     }
     StatusCode::from_u16(status).unwrap()
 }

@@ -567,3 +567,66 @@ fn media_from_the_cli_with_alt_text_and_clear_refusals() {
         .collect();
     assert_eq!(stored.len(), 3, "{stored:?}");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn sigkill_during_an_import_leaves_whole_batches_and_the_rerun_resumes() {
+    let instance = Instance::new();
+    let rows = 30_000;
+    let mut csv = String::from(
+        "handle,name,summary,kind,themes,places,ways_of_working,offers,languages,website,identifiers,discoverable\n",
+    );
+    for i in 0..rows {
+        csv.push_str(&format!("org{i:05},Org {i:05},Advice,charity,Health,GB,,,en,,,true\n"));
+    }
+    let file = instance.dir.path().join("big.csv");
+    std::fs::write(&file, csv).unwrap();
+    instance.run(&["org", "list"]); // creates and migrates the database
+    let mut child = instance
+        .command(&["org", "import", file.to_str().unwrap()])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let db = Db::connect(&instance.db_url()).await.unwrap();
+    let deadline = Instant::now() + Duration::from_secs(120);
+    // Kill it once the first batches are in but before the end.
+    loop {
+        let n = store::orgs::count(&db).await.unwrap();
+        if n >= 2_000 {
+            break;
+        }
+        assert!(Instant::now() < deadline, "import did not start");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let written = store::orgs::count(&db).await.unwrap() as usize;
+    assert!(written < rows, "killed before the end ({written})");
+    assert_eq!(
+        written % understory::service::open_data::IMPORT_BATCH,
+        0,
+        "only whole batches: {written}"
+    );
+    let directory = store::directory::count(&db).await.unwrap() as usize;
+    assert_eq!(directory, written, "every written organisation is in the directory");
+    db.close().await;
+
+    let out = instance.run(&["org", "import", file.to_str().unwrap()]);
+    assert!(
+        out.contains(&format!(
+            "imported {} organisations; {written} were already imported",
+            rows - written
+        )),
+        "{out}"
+    );
+    let db = Db::connect(&instance.db_url()).await.unwrap();
+    assert_eq!(
+        store::orgs::count(&db).await.unwrap() as usize,
+        rows,
+        "nothing lost, nothing twice"
+    );
+    println!(
+        "SIGKILL after {written} of {rows}; the rerun imported the other {}",
+        rows - written
+    );
+}
