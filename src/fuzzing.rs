@@ -115,10 +115,17 @@ fn allowed_tag(inner: &str) -> Result<(), String> {
         let (value, after) = after.split_once('"').ok_or("unterminated attribute")?;
         match attr {
             "href" => {
-                let v = value.trim().to_ascii_lowercase();
-                // `https:host/path` is an https URL too (browsers add the slashes).
-                if !(v.starts_with("http:") || v.starts_with("https:")) {
-                    return Err(format!("href {value:?}"));
+                // Read it as a browser does: entities decoded, then the WHATWG URL parser
+                // (which drops tabs and newlines and accepts `https:host`).
+                let decoded = value
+                    .replace("&quot;", "\"")
+                    .replace("&lt;", "<")
+                    .replace("&gt;", ">")
+                    .replace("&nbsp;", "\u{a0}")
+                    .replace("&amp;", "&");
+                match Url::parse(&decoded) {
+                    Ok(u) if matches!(u.scheme(), "http" | "https") => {}
+                    _ => return Err(format!("href {value:?}")),
                 }
             }
             "class" | "rel" => {}

@@ -37,6 +37,8 @@ pub struct AppState {
     pub catalogue: Arc<Catalogue>,
     /// Failed sign-in attempts (rate limits).
     pub sign_in_limiter: Arc<crate::service::sessions::SignInLimiter>,
+    /// Recently read organisations (WebFinger and actor JSON).
+    pub org_cache: Arc<OrgCache>,
     /// Request rate limits per client address.
     pub limiter: Arc<crate::http::limit::Limiter>,
 }
@@ -62,7 +64,68 @@ impl AppState {
             peer_notify: Arc::new(Notify::new()),
             sign_in_limiter: Arc::default(),
             limiter: Arc::default(),
+            org_cache: Arc::default(),
             catalogue: Arc::new(Catalogue::load().map_err(|e| anyhow::anyhow!("message catalogue: {e}"))?),
         })
+    }
+}
+
+/// Organisations by handle for the hot read paths, with the write generation and time they
+/// were read (see `service::orgs::find_live_cached`).
+#[derive(Default)]
+pub struct OrgCache {
+    entries: std::sync::Mutex<std::collections::HashMap<String, CachedOrg>>,
+}
+
+struct CachedOrg {
+    org: Arc<crate::store::orgs::Org>,
+    generation: u64,
+    at: std::time::Instant,
+    actor: Option<Arc<Vec<u8>>>,
+}
+
+/// Most organisations kept.
+const ORG_CACHE_MAX: usize = 10_000;
+
+impl OrgCache {
+    /// A fresh entry: same write generation and younger than the TTL.
+    pub fn get(&self, handle: &str, generation: u64) -> Option<Arc<crate::store::orgs::Org>> {
+        let map = self.entries.lock().unwrap_or_else(|e| e.into_inner());
+        map.get(handle)
+            .filter(|c| c.generation == generation && c.at.elapsed() < crate::service::orgs::CACHE_TTL)
+            .map(|c| c.org.clone())
+    }
+
+    /// Stores an organisation read at `generation`.
+    pub fn put(&self, handle: &str, generation: u64, org: Arc<crate::store::orgs::Org>) {
+        let mut map = self.entries.lock().unwrap_or_else(|e| e.into_inner());
+        if map.len() >= ORG_CACHE_MAX {
+            map.clear();
+        }
+        map.insert(
+            handle.to_owned(),
+            CachedOrg {
+                org,
+                generation,
+                at: std::time::Instant::now(),
+                actor: None,
+            },
+        );
+    }
+
+    /// The rendered actor document of a cached organisation, if it is still that version.
+    pub fn actor(&self, org: &Arc<crate::store::orgs::Org>) -> Option<Arc<Vec<u8>>> {
+        let map = self.entries.lock().unwrap_or_else(|e| e.into_inner());
+        map.get(&org.handle)
+            .filter(|c| Arc::ptr_eq(&c.org, org))
+            .and_then(|c| c.actor.clone())
+    }
+
+    /// Keeps the rendered actor document beside its organisation.
+    pub fn set_actor(&self, org: &Arc<crate::store::orgs::Org>, body: Arc<Vec<u8>>) {
+        let mut map = self.entries.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(c) = map.get_mut(&org.handle).filter(|c| Arc::ptr_eq(&c.org, org)) {
+            c.actor = Some(body);
+        }
     }
 }

@@ -11,7 +11,7 @@ use serde_json::{Value, json};
 use crate::{
     clock::rfc3339,
     error::AppError,
-    http::negotiate::{activity_json, wants_activity_json},
+    http::negotiate::{activity_json, activity_json_bytes, wants_activity_json},
     protocol::{
         activities,
         actor::{instance_actor as instance_doc, org_actor},
@@ -70,6 +70,21 @@ pub async fn org(
     headers: HeaderMap,
 ) -> Result<Response, AppError> {
     let json = wants_activity_json(&headers);
+    // The hot path: a cached organisation and its rendered document (see find_live_cached).
+    if json && let Ok(org) = service::orgs::find_live_cached(&state, &handle).await {
+        if let Some(body) = state.org_cache.actor(&org) {
+            return Ok(activity_json_bytes(StatusCode::OK, body.as_ref().clone()));
+        }
+        let key = keys::org_key(&state, org.id).await?;
+        let body = serde_json::to_vec(&org_actor(&state.urls, &org, key.public_pem(), &state.vocab))
+            .map_err(|e| service::Error::Internal(e.to_string()))?;
+        // Only a document with the key it will keep is cached (a key made just now bumps the
+        // generation, so the next read renders again from the stored row).
+        if org.public_key_pem.is_some() {
+            state.org_cache.set_actor(&org, std::sync::Arc::new(body.clone()));
+        }
+        return Ok(activity_json_bytes(StatusCode::OK, body));
+    }
     let org = match live_or_gone(&state, &handle, json).await? {
         Ok(org) => org,
         Err(gone) => return Ok(gone),

@@ -93,7 +93,7 @@ pub async fn webfinger(State(state): State<AppState>, Query(q): Query<WebfingerQ
             })
         }
         Some(Subject::Org(handle)) => {
-            let org = match service::orgs::find_live(&state, &handle).await {
+            let org = match service::orgs::find_live_cached(&state, &handle).await {
                 Ok(org) => org,
                 Err(e @ (service::Error::NotFound(_) | service::Error::Gone(_))) => {
                     let response = AppError::from(e).into_response();

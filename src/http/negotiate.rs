@@ -22,7 +22,11 @@ pub fn wants_activity_json(headers: &HeaderMap) -> bool {
 
 /// An ActivityPub document with the right content type, `Vary: Accept` and open CORS.
 pub fn activity_json(status: StatusCode, doc: &Value) -> Response {
-    let body = serde_json::to_vec(doc).unwrap_or_default();
+    activity_json_bytes(status, serde_json::to_vec(doc).unwrap_or_default())
+}
+
+/// An already serialised ActivityStreams document, with the same headers as [`activity_json`].
+pub fn activity_json_bytes(status: StatusCode, body: Vec<u8>) -> Response {
     let mut response = (status, body).into_response();
     let h = response.headers_mut();
     h.insert(header::CONTENT_TYPE, HeaderValue::from_static(ACTIVITY_JSON));

@@ -94,6 +94,23 @@ pub async fn find_live(state: &AppState, handle: &str) -> Result<Org> {
     }
 }
 
+/// How long a cached organisation may be served without asking the database (another process,
+/// such as the CLI, may have changed it; changes made in this process show at once).
+pub const CACHE_TTL: std::time::Duration = std::time::Duration::from_secs(1);
+
+/// An organisation as the hot read paths (WebFinger, actor JSON) see it: from a small in-memory
+/// cache, refreshed when this process writes any organisation or after [`CACHE_TTL`].
+/// Write paths use [`find_live`].
+pub async fn find_live_cached(state: &AppState, handle: &str) -> Result<std::sync::Arc<Org>> {
+    let generation = store::orgs::generation();
+    if let Some(org) = state.org_cache.get(handle, generation) {
+        return Ok(org);
+    }
+    let org = std::sync::Arc::new(find_live(state, handle).await?);
+    state.org_cache.put(handle, generation, org.clone());
+    Ok(org)
+}
+
 /// Profile edits; `None` leaves a field as it is.
 #[derive(Debug, Clone, Default)]
 pub struct ProfileEdit {

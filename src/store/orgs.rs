@@ -8,6 +8,18 @@ use crate::{on_db, on_tx};
 const COLUMNS: &str = "id, handle, name, summary, manually_approves_followers, public_lists, discoverable, \
     indexable, listed_in, public_key_pem, private_key_pem, created_at, updated_at, deleted_at, profile, also_known_as, moved_to, alias_set_at, avatar, header";
 
+/// Bumped by every write to `orgs` in this process: caches of organisations compare it.
+pub static GENERATION: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+
+fn bump() {
+    GENERATION.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+}
+
+/// The current write generation (see [`GENERATION`]).
+pub fn generation() -> u64 {
+    GENERATION.load(std::sync::atomic::Ordering::SeqCst)
+}
+
 /// An organisation row.
 #[derive(sqlx::FromRow, Clone)]
 pub struct Org {
@@ -86,6 +98,7 @@ pub struct NewOrg<'a> {
 
 /// Inserts an organisation; a taken handle (deleted or not) is a unique violation.
 pub async fn insert(tx: &mut Tx, org: &NewOrg<'_>) -> Result<i64, StoreError> {
+    bump();
     let sql = "insert into orgs (handle, name, summary, manually_approves_followers, public_lists, discoverable, \
         indexable, listed_in, created_at, updated_at) values ($1, $2, $3, $4, false, false, false, 'none', $5, $5) returning id";
     let row: (i64,) = on_tx!(tx, conn => sqlx::query_as(sql)
@@ -120,6 +133,7 @@ pub async fn list(db: &Db) -> Result<Vec<Org>, StoreError> {
 
 /// Stores a key pair unless one is already there (another process may have won the race).
 pub async fn set_keys_if_absent(db: &Db, id: i64, public_pem: &str, private_pem: &str) -> Result<(), StoreError> {
+    bump();
     on_db!(db, pool => sqlx::query(
         "update orgs set public_key_pem = $1, private_key_pem = $2 where id = $3 and private_key_pem is null")
         .bind(public_pem).bind(private_pem).bind(id).execute(pool).await.map(|r| r.rows_affected()))?;
@@ -149,6 +163,7 @@ pub struct ProfileChange {
 
 /// Writes a profile change inside `tx`.
 pub async fn update_profile(tx: &mut Tx, id: i64, change: &ProfileChange, now: i64) -> Result<(), StoreError> {
+    bump();
     let sql = "update orgs set name = $1, summary = $2, manually_approves_followers = $3, public_lists = $4, \
         discoverable = $5, indexable = $6, listed_in = $7, updated_at = $8, profile = $10 where id = $9";
     on_tx!(tx, conn => sqlx::query(sql)
@@ -160,6 +175,7 @@ pub async fn update_profile(tx: &mut Tx, id: i64, change: &ProfileChange, now: i
 
 /// Sets the actors an organisation was known as (space-separated).
 pub async fn set_also_known_as(tx: &mut Tx, id: i64, aliases: &str, now: i64) -> Result<(), StoreError> {
+    bump();
     on_tx!(tx, conn => sqlx::query("update orgs set also_known_as = $1, updated_at = $2, alias_set_at = $2 where id = $3")
         .bind(aliases).bind(now).bind(id).execute(conn).await.map(|r| r.rows_affected()))?;
     Ok(())
@@ -167,6 +183,7 @@ pub async fn set_also_known_as(tx: &mut Tx, id: i64, aliases: &str, now: i64) ->
 
 /// Records where an organisation moved.
 pub async fn set_moved_to(tx: &mut Tx, id: i64, target: &str, now: i64) -> Result<(), StoreError> {
+    bump();
     on_tx!(tx, conn => sqlx::query("update orgs set moved_to = $1, updated_at = $2 where id = $3")
         .bind(target).bind(now).bind(id).execute(conn).await.map(|r| r.rows_affected()))?;
     Ok(())
@@ -194,6 +211,7 @@ pub async fn count(db: &Db) -> Result<i64, StoreError> {
 
 /// Sets (or clears) the avatar or header picture inside `tx`; `which` is `avatar` or `header`.
 pub async fn set_picture(tx: &mut Tx, id: i64, which: Picture, file: Option<&str>, now: i64) -> Result<(), StoreError> {
+    bump();
     let sql = match which {
         Picture::Avatar => "update orgs set avatar = $1, updated_at = $2 where id = $3",
         Picture::Header => "update orgs set header = $1, updated_at = $2 where id = $3",

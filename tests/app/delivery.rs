@@ -211,3 +211,31 @@ async fn a_429_waits_at_least_as_long_as_retry_after_says() {
     );
     assert_eq!(sink.bodies().len(), 1);
 }
+
+#[tokio::test]
+async fn a_publish_waits_for_a_locked_database_and_loses_nothing() {
+    let app = TestApp::spawn().await;
+    let Some(url) = app.sqlite_url() else {
+        return; // PostgreSQL has row locks: nothing to wait for.
+    };
+    let org = app.create_org("acme").await;
+    let (sink, base) = Sink::start().await;
+    add_follower(&app, &org, &base, "ann", true).await;
+    // Another process's writer (a second connection) holds SQLite's write lock.
+    use sqlx::Connection;
+    let mut other = sqlx::SqliteConnection::connect(&url).await.unwrap();
+    sqlx::query("BEGIN IMMEDIATE").execute(&mut other).await.unwrap();
+    let state = app.state.clone();
+    let publish =
+        tokio::spawn(
+            async move { service::posts::publish(&state, &Who::Cli, "acme", "Written while locked", None).await },
+        );
+    for _ in 0..50 {
+        tokio::task::yield_now().await;
+    }
+    assert!(!publish.is_finished(), "the publish waits for the lock");
+    sqlx::query("COMMIT").execute(&mut other).await.unwrap();
+    publish.await.unwrap().unwrap();
+    assert_eq!(app.deliver_due().await, 1);
+    assert_eq!(sink.bodies().len(), 1, "the update written after the wait is delivered");
+}

@@ -175,6 +175,14 @@ impl TestApp {
         self.running = Some(tokio::spawn(app.run(self.stop.clone())));
     }
 
+    /// The SQLite database URL, when the suite runs on SQLite.
+    pub fn sqlite_url(&self) -> Option<String> {
+        match &self.place {
+            DbPlace::Sqlite(url) => Some(url.clone()),
+            DbPlace::Postgres(..) => None,
+        }
+    }
+
     pub fn url(&self, path: &str) -> String {
         format!("{}{path}", self.base)
     }
