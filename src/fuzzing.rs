@@ -79,31 +79,11 @@ pub fn sanitize(data: &[u8]) {
     );
 }
 
-const ALLOWED: [&str; 17] = [
-    "p",
-    "br",
-    "span",
-    "a",
-    "del",
-    "s",
-    "pre",
-    "blockquote",
-    "code",
-    "b",
-    "strong",
-    "u",
-    "i",
-    "em",
-    "ul",
-    "ol",
-    "li",
-];
-
 fn allowed_tag(inner: &str) -> Result<(), String> {
     let inner = inner.trim_end_matches('/');
     let (name, mut rest) = inner.split_once(' ').unwrap_or((inner, ""));
     let name = name.trim_start_matches('/');
-    if !ALLOWED.contains(&name) {
+    if !html::ALLOWED_TAGS.contains(&name) {
         return Err(format!("element {name:?}"));
     }
     loop {

@@ -3,7 +3,7 @@
 use axum::{
     Json,
     extract::{FromRequest, Multipart, Path, Query, Request, State},
-    http::{StatusCode, header},
+    http::StatusCode,
     response::Response,
 };
 use serde::Deserialize;
@@ -157,11 +157,7 @@ pub struct UpdateBody {
 }
 
 fn is_multipart(request: &Request) -> bool {
-    request
-        .headers()
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.trim_start().to_ascii_lowercase().starts_with("multipart/form-data"))
+    upload::is_multipart(request.headers())
 }
 
 async fn multipart_form(state: &AppState, request: Request) -> Result<UploadForm, AppError> {

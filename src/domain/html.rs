@@ -7,30 +7,31 @@ pub const MAX_REMOTE_HTML: usize = 64 * 1024;
 /// Longest remote display name kept, in characters.
 pub const MAX_REMOTE_NAME: usize = 200;
 
+/// The elements remote HTML may keep (Mastodon's allow-list).
+pub const ALLOWED_TAGS: [&str; 17] = [
+    "p",
+    "br",
+    "span",
+    "a",
+    "del",
+    "s",
+    "pre",
+    "blockquote",
+    "code",
+    "b",
+    "strong",
+    "u",
+    "i",
+    "em",
+    "ul",
+    "ol",
+    "li",
+];
+
 /// Keeps only Mastodon's allowed elements, `http(s)` links, and `h-*`/`mention`/`hashtag`
 /// classes; drops scripts, styles, event handlers and every other attribute.
 pub fn sanitize(html: &str) -> String {
-    let tags: HashSet<&str> = [
-        "p",
-        "br",
-        "span",
-        "a",
-        "del",
-        "s",
-        "pre",
-        "blockquote",
-        "code",
-        "b",
-        "strong",
-        "u",
-        "i",
-        "em",
-        "ul",
-        "ol",
-        "li",
-    ]
-    .into_iter()
-    .collect();
+    let tags: HashSet<&str> = ALLOWED_TAGS.into_iter().collect();
     let mut classes = HashSet::new();
     classes.insert("mention");
     classes.insert("hashtag");

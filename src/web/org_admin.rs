@@ -656,12 +656,7 @@ pub async fn publish(
     request: Request,
 ) -> Result<Response, AppError> {
     let org = member_org(&state, &s, &handle).await?;
-    let multipart = request
-        .headers()
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.starts_with("multipart/form-data"));
-    let (form, attachments, alts) = if multipart {
+    let (form, attachments, alts) = if upload::is_multipart(request.headers()) {
         let multipart = Multipart::from_request(request, &state)
             .await
             .map_err(|e| AppError::BadRequest(e.body_text()))?;
