@@ -75,6 +75,16 @@ pub async fn open_database(config: &Config) -> anyhow::Result<Db> {
 impl App {
     /// Builds an instance on an already bound listener and an open, migrated database.
     pub async fn build(config: Config, db: Db, listener: TcpListener, options: AppOptions) -> anyhow::Result<Self> {
+        // The crate's resolver reads this process-wide variable; it would lift the address rule
+        // for every instance in the process, whatever its settings.
+        if std::env::var_os("DANGER_FEDERATION_ALLOW_LOCAL_IP").is_some() {
+            anyhow::bail!(
+                "DANGER_FEDERATION_ALLOW_LOCAL_IP is set: unset it; UNDERSTORY_ALLOW_PRIVATE_NETWORKS=true allows private addresses for this instance only"
+            );
+        }
+        if let Some(file) = &config.extra_ca_file {
+            tracing::info!(file = %file.display(), certificates = config.extra_ca.len(), "outgoing TLS also trusts UNDERSTORY_EXTRA_CA_FILE");
+        }
         match config.mode() {
             Mode::LocalTest => tracing::warn!(
                 public_url = %config.public_url,

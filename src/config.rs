@@ -69,6 +69,7 @@ struct FileConfig {
     media_cache_max_mb: Option<u64>,
     trusted_proxies: Option<String>,
     rate_limit_exempt: Option<String>,
+    extra_ca_file: Option<String>,
 }
 
 /// The instance's settings, resolved from defaults, the file and the environment.
@@ -104,6 +105,10 @@ pub struct Config {
     pub trusted_proxies: Vec<Cidr>,
     /// Addresses that are never rate-limited (benchmarks, monitoring).
     pub rate_limit_exempt: Vec<Cidr>,
+    /// A PEM bundle of certificate authorities trusted for outgoing TLS besides the system's.
+    pub extra_ca_file: Option<std::path::PathBuf>,
+    /// The certificates read from `extra_ca_file` (read and checked when the settings load).
+    pub extra_ca: Vec<reqwest::Certificate>,
 }
 
 /// A setting that could not be used; the message names it.
@@ -215,7 +220,17 @@ impl Config {
                 .or(file.rate_limit_exempt)
                 .unwrap_or_default(),
         )?;
+        let extra_ca_file: Option<std::path::PathBuf> = env("UNDERSTORY_EXTRA_CA_FILE")
+            .or(file.extra_ca_file)
+            .filter(|f| !f.is_empty())
+            .map(Into::into);
+        let extra_ca = match &extra_ca_file {
+            Some(path) => read_ca_bundle(path)?,
+            None => Vec::new(),
+        };
         Ok(Self {
+            extra_ca_file,
+            extra_ca,
             trusted_proxies,
             rate_limit_exempt,
             media_dir,
@@ -283,6 +298,21 @@ pub fn authority_of(url: &Url) -> Option<String> {
     })
 }
 
+/// Reads a PEM bundle of certificate authorities; a file without any is refused.
+pub fn read_ca_bundle(path: &Path) -> Result<Vec<reqwest::Certificate>, ConfigError> {
+    let name = "UNDERSTORY_EXTRA_CA_FILE";
+    let pem = std::fs::read(path).map_err(|e| ConfigError(format!("{name}: cannot read {}: {e}", path.display())))?;
+    let certs = reqwest::Certificate::from_pem_bundle(&pem)
+        .map_err(|e| ConfigError(format!("{name}: {}: not a PEM bundle: {e}", path.display())))?;
+    if certs.is_empty() {
+        return Err(ConfigError(format!(
+            "{name}: {} holds no PEM certificate (-----BEGIN CERTIFICATE-----)",
+            path.display()
+        )));
+    }
+    Ok(certs)
+}
+
 fn parse_bool(name: &str, value: &str) -> Result<bool, ConfigError> {
     match value {
         "true" | "1" | "yes" => Ok(true),
@@ -343,6 +373,7 @@ impl fmt::Debug for Config {
             .field("peering_policy", &self.peering_policy)
             .field("peer_gossip", &self.peer_gossip)
             .field("peer_gossip_max", &self.peer_gossip_max)
+            .field("extra_ca_file", &self.extra_ca_file)
             .finish()
     }
 }
@@ -447,5 +478,32 @@ mod tests {
         .unwrap();
         assert_eq!(config.mode(), Mode::Lab);
         assert_eq!(config.authority(), "lab.test:8443");
+    }
+
+    #[test]
+    fn an_extra_ca_file_must_hold_certificates() {
+        let dir = std::env::temp_dir().join(format!("understory-ca-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let empty = dir.join("empty.pem");
+        std::fs::write(&empty, "not a certificate\n").unwrap();
+        for (path, expect) in [
+            (empty.to_str().unwrap().to_owned(), "holds no PEM certificate"),
+            (dir.join("missing.pem").to_str().unwrap().to_owned(), "cannot read"),
+        ] {
+            let err = Config::resolve(
+                FileConfig {
+                    extra_ca_file: Some(path),
+                    ..Default::default()
+                },
+                |_| None,
+            )
+            .err()
+            .unwrap();
+            assert!(
+                err.0.starts_with("UNDERSTORY_EXTRA_CA_FILE") && err.0.contains(expect),
+                "{err}"
+            );
+        }
+        std::fs::remove_dir_all(dir).unwrap();
     }
 }

@@ -48,7 +48,7 @@ impl AppState {
     pub fn new(db: Db, config: Config, clock: Clock, keys: KeyStore) -> anyhow::Result<Self> {
         let urls = Urls::new(&config.public_url, &config.authority());
         let user_agent = format!("Understory/{} (+{})", env!("CARGO_PKG_VERSION"), urls.base());
-        let http = HttpClient::new(config.mode(), &user_agent)?;
+        let http = HttpClient::with_roots(config.mode(), &user_agent, &config.extra_ca)?;
         let vocab =
             Vocab::load(config.vocab_dir.as_deref()).map_err(|e| anyhow::anyhow!("UNDERSTORY_VOCAB_DIR: {e}"))?;
         Ok(Self {

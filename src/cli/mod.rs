@@ -173,6 +173,15 @@ pub enum OrgCommand {
         /// The organisation's handle.
         handle: String,
     },
+    /// Show what reached the organisation from accounts it follows, replies and mentions,
+    /// newest first.
+    Inbox {
+        /// The organisation's handle.
+        handle: String,
+        /// How many notes.
+        #[arg(long, default_value_t = 20)]
+        limit: i64,
+    },
     /// List followers (or follow requests with --pending).
     Followers {
         /// The organisation's handle.
@@ -474,6 +483,20 @@ async fn org(state: &AppState, cmd: OrgCommand) -> anyhow::Result<()> {
             let org = service::orgs::find_live(state, &handle).await?;
             for (actor, follow_state) in store::follows::following(&state.db, org.id).await? {
                 println!("{actor} {follow_state}");
+            }
+        }
+        OrgCommand::Inbox { handle, limit } => {
+            let org = service::orgs::find_live(state, &handle).await?;
+            for note in store::inbox::notes_for(&state.db, org.id, limit.clamp(1, 500)).await? {
+                let when = chrono::DateTime::from_timestamp_millis(note.published).unwrap_or_default();
+                println!(
+                    "{} {} {} {}\n  {}",
+                    when.format("%Y-%m-%d %H:%M"),
+                    note.reason,
+                    note.actor_ap_id,
+                    note.ap_id,
+                    crate::domain::html::plain_name_long(&note.content_html)
+                );
             }
         }
         OrgCommand::Followers { handle, pending } => {

@@ -193,7 +193,7 @@ impl HttpClient {
             Ok(r) => r,
             Err(e) => {
                 return Ok(PostOutcome::Retry {
-                    reason: e.to_string(),
+                    reason: super::causes(&e),
                     retry_after: None,
                 });
             }

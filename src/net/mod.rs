@@ -38,8 +38,9 @@ pub enum NetError {
         /// Why.
         reason: String,
     },
-    /// Connection, TLS or timeout failure.
-    #[error("request to {url} failed: {source}")]
+    /// Connection, TLS or timeout failure; the message carries the whole chain of causes
+    /// (an address refused at connect time, an unknown certificate issuer, ...).
+    #[error("request to {url} failed: {}", causes(source))]
     Transport {
         /// The URL.
         url: String,
@@ -67,6 +68,20 @@ pub enum NetError {
     },
 }
 
+/// An error and its sources, `: `-separated, each once (reqwest repeats some).
+pub(crate) fn causes(error: &(dyn std::error::Error + 'static)) -> String {
+    let mut parts: Vec<String> = Vec::new();
+    let mut next = Some(error);
+    while let Some(e) = next {
+        let text = e.to_string();
+        if !parts.iter().any(|p| p.contains(&text)) {
+            parts.push(text);
+        }
+        next = e.source();
+    }
+    parts.join(": ")
+}
+
 /// An HTTP client bound to one instance's address rules.
 #[derive(Clone)]
 pub struct HttpClient {
@@ -77,8 +92,19 @@ pub struct HttpClient {
 }
 
 impl HttpClient {
-    /// Builds the client for a mode; `user_agent` names the software and instance.
+    /// Builds the client for a mode; `user_agent` names the software and instance. TLS trusts
+    /// the system's certificate store.
     pub fn new(mode: Mode, user_agent: &str) -> Result<Self, reqwest::Error> {
+        Self::with_roots(mode, user_agent, &[])
+    }
+
+    /// As [`HttpClient::new`], also trusting `extra_roots` (`UNDERSTORY_EXTRA_CA_FILE`): the
+    /// system's store stays trusted, these are added to it.
+    pub fn with_roots(
+        mode: Mode,
+        user_agent: &str,
+        extra_roots: &[reqwest::Certificate],
+    ) -> Result<Self, reqwest::Error> {
         let resolver = Arc::new(ValidatingDnsResolver::new(vec![], !mode.allows_private_addresses()));
         let build = |timeout| {
             reqwest::Client::builder()
@@ -89,6 +115,7 @@ impl HttpClient {
                 .timeout(timeout)
                 .pool_idle_timeout(Duration::from_secs(30))
                 .dns_resolver(resolver.clone())
+                .tls_certs_merge(extra_roots.iter().cloned())
                 .build()
         };
         Ok(Self {

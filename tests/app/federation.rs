@@ -8,7 +8,7 @@ use understory::{
     store,
 };
 
-use crate::helpers::{TestApp, get_ap, test_clock};
+use crate::helpers::{TestApp, get_ap, notes_of, test_clock};
 
 async fn pair() -> (TestApp, TestApp, Clock) {
     let clock = test_clock();
@@ -27,14 +27,6 @@ async fn bob_follows_acme(a: &TestApp, b: &TestApp) {
     assert_eq!(target, a.actor("acme"));
     assert_eq!(b.deliver_due().await, 1, "the Follow goes out");
     a.deliver_due().await;
-}
-
-async fn notes_of(app: &TestApp, handle: &str) -> Vec<store::inbox::RemoteNote> {
-    let org = store::orgs::find_by_handle(&app.state.db, handle)
-        .await
-        .unwrap()
-        .unwrap();
-    store::inbox::notes_for(&app.state.db, org.id, 50).await.unwrap()
 }
 
 #[tokio::test]

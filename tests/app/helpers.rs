@@ -80,6 +80,8 @@ async fn fresh_db() -> (DbPlace, Option<tempfile::TempDir>) {
 pub struct TestApp {
     pub state: AppState,
     pub base: String,
+    /// The public URL without its trailing slash (differs from `base` behind a TLS front).
+    pub public: String,
     stop: CancellationToken,
     running: Option<tokio::task::JoinHandle<anyhow::Result<()>>>,
     place: DbPlace,
@@ -127,6 +129,7 @@ impl TestApp {
         // Tests make many requests from loopback on a frozen clock; the limit tests clear this.
         config.rate_limit_exempt = understory::http::limit::parse_list("127.0.0.0/8,::1").unwrap();
         configure(&mut config);
+        let public = config.public_url.as_str().trim_end_matches('/').to_owned();
         let options = AppOptions {
             clock,
             keys: key_pool(),
@@ -139,6 +142,7 @@ impl TestApp {
         Self {
             state,
             base: format!("http://localhost:{port}"),
+            public,
             stop,
             running,
             place,
@@ -188,16 +192,16 @@ impl TestApp {
     }
 
     pub fn actor(&self, handle: &str) -> String {
-        self.url(&format!("/orgs/{handle}"))
+        format!("{}/orgs/{handle}", self.public)
     }
 
     /// `host:port` of this instance.
     pub fn domain(&self) -> String {
-        self.base.trim_start_matches("http://").to_owned()
+        self.public.split_once("://").map_or("", |(_, rest)| rest).to_owned()
     }
 
     pub fn acct(&self, handle: &str) -> String {
-        format!("{handle}@{}", self.base.trim_start_matches("http://"))
+        format!("{handle}@{}", self.domain())
     }
 
     pub async fn create_org(&self, handle: &str) -> Org {
@@ -240,6 +244,15 @@ impl TestApp {
             .map(|f| f.ap_id)
             .collect()
     }
+}
+
+/// The notes an organisation received, newest first.
+pub async fn notes_of(app: &TestApp, handle: &str) -> Vec<store::inbox::RemoteNote> {
+    let org = store::orgs::find_by_handle(&app.state.db, handle)
+        .await
+        .unwrap()
+        .unwrap();
+    store::inbox::notes_for(&app.state.db, org.id, 50).await.unwrap()
 }
 
 /// An HTTP client for tests.

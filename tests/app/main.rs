@@ -10,6 +10,7 @@ mod federation;
 mod fuzz_replay;
 mod helpers;
 mod inbox_security;
+mod lab;
 mod limits;
 mod media;
 mod moves;
