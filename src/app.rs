@@ -133,6 +133,10 @@ impl App {
                 "peering",
                 tokio::spawn(service::peering::run_worker(self.state.clone(), workers.child_token())),
             ));
+            handles.push((
+                "pruning",
+                tokio::spawn(service::retention::run(self.state.clone(), workers.child_token())),
+            ));
             if service::mail::enabled(&self.state) {
                 handles.push((
                     "mail",
@@ -191,18 +195,38 @@ impl MakeRequestId for RequestIds {
 
 /// Every route, with request ids, tracing and a timeout.
 pub fn router(state: AppState) -> Router {
-    let trace = TraceLayer::new_for_http().make_span_with(|request: &Request<_>| {
+    // Client addresses go in request logs only when the operator asks (docs/privacy.md).
+    let trusted = state
+        .config
+        .log_client_addresses
+        .then(|| state.config.trusted_proxies.clone());
+    let trace = TraceLayer::new_for_http().make_span_with(move |request: &Request<_>| {
         let id = request
             .headers()
             .get("x-request-id")
             .and_then(|v| v.to_str().ok())
             .unwrap_or("-");
-        tracing::info_span!("request", method = %request.method(), path = %request.uri().path(), request_id = %id)
+        let client = trusted.as_ref().and_then(|trusted| {
+            let peer = request.extensions().get::<axum::extract::ConnectInfo<SocketAddr>>()?;
+            Some(crate::http::limit::client_address(peer.0.ip(), request.headers(), trusted))
+        });
+        match client {
+            Some(client) => tracing::info_span!("request", method = %request.method(), path = %request.uri().path(), request_id = %id, %client),
+            None => tracing::info_span!("request", method = %request.method(), path = %request.uri().path(), request_id = %id),
+        }
     });
-    Router::new()
+    let mut routes = Router::new()
         .merge(federation::router())
         .merge(web::router())
         .merge(api::router())
+        .route("/metrics", axum::routing::get(crate::http::metrics::metrics));
+    if state.config.metrics {
+        routes = routes.route_layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            crate::http::metrics::count,
+        ));
+    }
+    routes
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
             crate::http::limit::middleware,

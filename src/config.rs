@@ -70,6 +70,12 @@ struct FileConfig {
     trusted_proxies: Option<String>,
     rate_limit_exempt: Option<String>,
     extra_ca_file: Option<String>,
+    metrics: Option<bool>,
+    metrics_allow: Option<String>,
+    retain_activity_ids_days: Option<u32>,
+    retain_deliveries_days: Option<u32>,
+    retain_remote_notes_days: Option<u32>,
+    log_client_addresses: Option<bool>,
 }
 
 /// The instance's settings, resolved from defaults, the file and the environment.
@@ -109,6 +115,202 @@ pub struct Config {
     pub extra_ca_file: Option<std::path::PathBuf>,
     /// The certificates read from `extra_ca_file` (read and checked when the settings load).
     pub extra_ca: Vec<reqwest::Certificate>,
+    /// Serve Prometheus metrics at `/metrics`.
+    pub metrics: bool,
+    /// Client addresses `/metrics` answers.
+    pub metrics_allow: Vec<Cidr>,
+    /// How long: seen activity ids, delivered outbox rows, received remote notes (0 = keep).
+    pub retention: Retention,
+    /// Put client IP addresses in request logs.
+    pub log_client_addresses: bool,
+}
+
+/// Retention periods, in days, applied by the pruning job.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Retention {
+    /// Ids of activities received (replays are refused while they are kept).
+    pub activity_ids_days: u32,
+    /// Outbox rows whose every delivery is done.
+    pub deliveries_days: u32,
+    /// Replies, mentions and posts received from other servers; 0 keeps them.
+    pub remote_notes_days: u32,
+}
+
+/// One setting as the configuration reference shows it.
+pub struct SettingDoc {
+    /// Key in `understory.toml` (empty: environment only).
+    pub key: &'static str,
+    /// Environment variable.
+    pub env: &'static str,
+    /// Default, as written in the reference.
+    pub default: &'static str,
+    /// What it does.
+    pub about: &'static str,
+}
+
+/// Every setting. `understory config reference` prints it as `docs/operations/configuration.md`
+/// and a test keeps the two, the file keys and the environment names in step.
+pub const SETTINGS: &[SettingDoc] = &[
+    SettingDoc {
+        key: "public_url",
+        env: "UNDERSTORY_PUBLIC_URL",
+        default: DEFAULT_PUBLIC_URL,
+        about: "Scheme, host and optional port of the instance: the domain of every actor. `http://` is local-test mode (http and private addresses allowed, with a warning); `https://` is production. Never change it once others follow you.",
+    },
+    SettingDoc {
+        key: "bind",
+        env: "UNDERSTORY_BIND",
+        default: DEFAULT_BIND,
+        about: "Address and port the HTTP server listens on (behind a reverse proxy: a loopback address).",
+    },
+    SettingDoc {
+        key: "database_url",
+        env: "UNDERSTORY_DATABASE_URL",
+        default: DEFAULT_DATABASE_URL,
+        about: "`sqlite://PATH` (created if missing) or `postgres://user:password@host/db` (the database must exist). Tables are created and migrated at start-up. The password is redacted from logs.",
+    },
+    SettingDoc {
+        key: "log_format",
+        env: "UNDERSTORY_LOG_FORMAT",
+        default: "text",
+        about: "`text` or `json` (one object per line, for log collectors).",
+    },
+    SettingDoc {
+        key: "",
+        env: "UNDERSTORY_LOG",
+        default: "info,sqlx=warn",
+        about: "A tracing filter, such as `debug` or `info,understory::delivery=debug`; `tower_http=debug` logs every request.",
+    },
+    SettingDoc {
+        key: "log_client_addresses",
+        env: "UNDERSTORY_LOG_CLIENT_ADDRESSES",
+        default: "false",
+        about: "Put the client's IP address in request log lines. Off, logs carry none (see docs/privacy.md).",
+    },
+    SettingDoc {
+        key: "allow_private_networks",
+        env: "UNDERSTORY_ALLOW_PRIVATE_NETWORKS",
+        default: "false",
+        about: "With an https public URL, let outgoing fetches and deliveries reach loopback and private addresses (labs, closed networks; docs/operations/lab.md). Everything else stays strict; a warning is logged at start-up.",
+    },
+    SettingDoc {
+        key: "extra_ca_file",
+        env: "UNDERSTORY_EXTRA_CA_FILE",
+        default: "none",
+        about: "A PEM bundle of certificate authorities trusted for outgoing TLS in addition to the system's store.",
+    },
+    SettingDoc {
+        key: "smtp_url",
+        env: "UNDERSTORY_SMTP_URL",
+        default: "none",
+        about: "`smtp://user:pass@host:587?tls=required` or `smtps://...`: mail relay for invitations, resets and notifications. Without it no mail is sent and links are printed.",
+    },
+    SettingDoc {
+        key: "smtp_from",
+        env: "UNDERSTORY_SMTP_FROM",
+        default: "Understory <understory@HOST>",
+        about: "Sender of mail.",
+    },
+    SettingDoc {
+        key: "vocab_dir",
+        env: "UNDERSTORY_VOCAB_DIR",
+        default: "none",
+        about: "Directory of vocabulary CSV files that add or rename themes, kinds, ways of working, offers and communities.",
+    },
+    SettingDoc {
+        key: "peering_policy",
+        env: "UNDERSTORY_PEERING_POLICY",
+        default: "approval",
+        about: "How directory peering requests are answered: `open` (accepted), `approval` (an operator decides) or `closed` (rejected).",
+    },
+    SettingDoc {
+        key: "peer_gossip",
+        env: "UNDERSTORY_PEER_GOSSIP",
+        default: "false",
+        about: "Ask Understory instances that our peers list to peer with us.",
+    },
+    SettingDoc {
+        key: "peer_gossip_max",
+        env: "UNDERSTORY_PEER_GOSSIP_MAX",
+        default: "20",
+        about: "Most peering requests gossip sends in all.",
+    },
+    SettingDoc {
+        key: "media_dir",
+        env: "UNDERSTORY_MEDIA_DIR",
+        default: "media/ beside the SQLite file",
+        about: "Uploaded pictures and documents, and the remote-picture cache (`cache/`). For PostgreSQL the default is `media/` in the working directory: set it.",
+    },
+    SettingDoc {
+        key: "media_cache_max_mb",
+        env: "UNDERSTORY_MEDIA_CACHE_MAX_MB",
+        default: "1024",
+        about: "Cap of the remote-picture cache in MiB; the least recently used pictures are evicted.",
+    },
+    SettingDoc {
+        key: "trusted_proxies",
+        env: "UNDERSTORY_TRUSTED_PROXIES",
+        default: DEFAULT_TRUSTED_PROXIES,
+        about: "CIDRs of reverse proxies whose `X-Forwarded-For` is believed (rate limits, metrics access, logs).",
+    },
+    SettingDoc {
+        key: "rate_limit_exempt",
+        env: "UNDERSTORY_RATE_LIMIT_EXEMPT",
+        default: "none",
+        about: "CIDRs never rate-limited (monitoring, benchmarks).",
+    },
+    SettingDoc {
+        key: "metrics",
+        env: "UNDERSTORY_METRICS",
+        default: "false",
+        about: "Serve Prometheus metrics at `/metrics` (docs/operations/monitoring.md).",
+    },
+    SettingDoc {
+        key: "metrics_allow",
+        env: "UNDERSTORY_METRICS_ALLOW",
+        default: DEFAULT_METRICS_ALLOW,
+        about: "CIDRs of clients `/metrics` answers; others get 403.",
+    },
+    SettingDoc {
+        key: "retain_activity_ids_days",
+        env: "UNDERSTORY_RETAIN_ACTIVITY_IDS_DAYS",
+        default: "30",
+        about: "Days the ids of received activities are kept (a replay inside this window is recognised; signatures older than an hour are refused anyway).",
+    },
+    SettingDoc {
+        key: "retain_deliveries_days",
+        env: "UNDERSTORY_RETAIN_DELIVERIES_DAYS",
+        default: "7",
+        about: "Days an outbox activity is kept once every delivery of it is done.",
+    },
+    SettingDoc {
+        key: "retain_remote_notes_days",
+        env: "UNDERSTORY_RETAIN_REMOTE_NOTES_DAYS",
+        default: "365",
+        about: "Days replies, mentions and posts received from other servers are kept; 0 keeps them.",
+    },
+];
+
+/// The configuration reference in Markdown (`understory config reference`).
+pub fn reference_markdown() -> String {
+    let mut out = String::from(
+        "# Configuration reference\n\n\
+         Generated from the code by `understory config reference`; do not edit by hand.\n\n\
+         Settings come from an optional TOML file (`understory --config /etc/understory/understory.toml serve`) \
+         and `UNDERSTORY_*` environment variables, which win over the file. Unknown keys in the file are an \
+         error, and a bad value stops start-up with a message naming the setting. \
+         `understory config check` prints the settings in effect (passwords redacted).\n\n\
+         | environment | file key | default | what it does |\n|---|---|---|---|\n",
+    );
+    for s in SETTINGS {
+        let key = if s.key.is_empty() {
+            "(environment only)".to_owned()
+        } else {
+            format!("`{}`", s.key)
+        };
+        out.push_str(&format!("| `{}` | {key} | `{}` | {} |\n", s.env, s.default, s.about));
+    }
+    out
 }
 
 /// A setting that could not be used; the message names it.
@@ -228,7 +430,36 @@ impl Config {
             Some(path) => read_ca_bundle(path)?,
             None => Vec::new(),
         };
+        let flag = |name: &str, file: Option<bool>| match env(name) {
+            Some(v) => parse_bool(name, &v),
+            None => Ok(file.unwrap_or(false)),
+        };
+        let days = |name: &str, file: Option<u32>, default: u32| match env(name) {
+            Some(v) => v
+                .parse()
+                .map_err(|_| ConfigError(format!("{name}: {v:?} is not a number of days"))),
+            None => Ok(file.unwrap_or(default)),
+        };
+        let retention = Retention {
+            activity_ids_days: days("UNDERSTORY_RETAIN_ACTIVITY_IDS_DAYS", file.retain_activity_ids_days, 30)?,
+            deliveries_days: days("UNDERSTORY_RETAIN_DELIVERIES_DAYS", file.retain_deliveries_days, 7)?,
+            remote_notes_days: days(
+                "UNDERSTORY_RETAIN_REMOTE_NOTES_DAYS",
+                file.retain_remote_notes_days,
+                365,
+            )?,
+        };
+        let metrics_allow = cidrs(
+            "UNDERSTORY_METRICS_ALLOW",
+            env("UNDERSTORY_METRICS_ALLOW")
+                .or(file.metrics_allow)
+                .unwrap_or_else(|| DEFAULT_METRICS_ALLOW.to_owned()),
+        )?;
         Ok(Self {
+            metrics: flag("UNDERSTORY_METRICS", file.metrics)?,
+            metrics_allow,
+            retention,
+            log_client_addresses: flag("UNDERSTORY_LOG_CLIENT_ADDRESSES", file.log_client_addresses)?,
             extra_ca_file,
             extra_ca,
             trusted_proxies,
@@ -272,21 +503,28 @@ impl Config {
 /// Proxies trusted by default: a reverse proxy on the same machine.
 pub const DEFAULT_TRUSTED_PROXIES: &str = "127.0.0.0/8,::1/128";
 
+/// Clients `/metrics` answers by default: this machine.
+pub const DEFAULT_METRICS_ALLOW: &str = "127.0.0.0/8,::1/128";
+
 /// Default cap of the remote-picture cache, in MiB.
 pub const DEFAULT_MEDIA_CACHE_MAX_MB: u64 = 1024;
 
 /// The media directory when none is set: `media/` beside the SQLite file, or in the working
 /// directory for PostgreSQL and in-memory databases.
 pub fn default_media_dir(database_url: &str) -> std::path::PathBuf {
-    let file = database_url
-        .strip_prefix("sqlite://")
-        .or_else(|| database_url.strip_prefix("sqlite:"))
-        .map(|rest| rest.split('?').next().unwrap_or(rest))
-        .filter(|path| !path.is_empty() && !path.contains(":memory:") && !database_url.contains("mode=memory"));
-    match file.and_then(|f| Path::new(f).parent()) {
+    match sqlite_file(database_url).as_deref().and_then(Path::parent) {
         Some(parent) => parent.join("media"),
         None => "media".into(),
     }
+}
+
+/// The SQLite file a `sqlite:` URL names, if it names one (not an in-memory database).
+pub fn sqlite_file(database_url: &str) -> Option<std::path::PathBuf> {
+    let rest = database_url
+        .strip_prefix("sqlite://")
+        .or_else(|| database_url.strip_prefix("sqlite:"))?;
+    let path = rest.split('?').next().unwrap_or(rest);
+    (!path.is_empty() && !path.contains(":memory:") && !database_url.contains("mode=memory")).then(|| path.into())
 }
 
 /// `host[:port]` of a URL, lowercased, without userinfo.
@@ -374,6 +612,13 @@ impl fmt::Debug for Config {
             .field("peer_gossip", &self.peer_gossip)
             .field("peer_gossip_max", &self.peer_gossip_max)
             .field("extra_ca_file", &self.extra_ca_file)
+            .field("media_dir", &self.media_dir)
+            .field("media_cache_max_bytes", &self.media_cache_max_bytes)
+            .field("trusted_proxies", &self.trusted_proxies.len())
+            .field("rate_limit_exempt", &self.rate_limit_exempt.len())
+            .field("metrics", &self.metrics)
+            .field("retention", &self.retention)
+            .field("log_client_addresses", &self.log_client_addresses)
             .finish()
     }
 }
@@ -478,6 +723,64 @@ mod tests {
         .unwrap();
         assert_eq!(config.mode(), Mode::Lab);
         assert_eq!(config.authority(), "lab.test:8443");
+    }
+
+    #[test]
+    fn the_reference_lists_every_setting_once_and_is_current() {
+        // Every environment name the resolver reads is documented, and nothing else is.
+        let read = std::cell::RefCell::new(std::collections::BTreeSet::new());
+        Config::resolve(FileConfig::default(), |name| {
+            read.borrow_mut().insert(name.to_owned());
+            None
+        })
+        .unwrap();
+        let documented: std::collections::BTreeSet<String> = SETTINGS
+            .iter()
+            .filter(|s| !s.key.is_empty())
+            .map(|s| s.env.to_owned())
+            .collect();
+        assert_eq!(read.into_inner(), documented);
+        // Every file key is documented: serde lists the accepted keys when it meets an unknown one.
+        let err = toml::from_str::<FileConfig>("no_such_key = 1").unwrap_err().to_string();
+        let accepted: std::collections::BTreeSet<String> =
+            err.split('`').skip(3).step_by(2).map(str::to_owned).collect();
+        let keys: std::collections::BTreeSet<String> = SETTINGS
+            .iter()
+            .filter(|s| !s.key.is_empty())
+            .map(|s| s.key.to_owned())
+            .collect();
+        assert_eq!(accepted, keys, "{err}");
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/operations/configuration.md");
+        assert_eq!(
+            std::fs::read_to_string(path).unwrap_or_default(),
+            reference_markdown(),
+            "docs/operations/configuration.md is stale: cargo run -- config reference > docs/operations/configuration.md"
+        );
+    }
+
+    #[test]
+    fn retention_and_metrics_settings() {
+        let config = Config::resolve(FileConfig::default(), |_| None).unwrap();
+        assert_eq!(
+            config.retention,
+            Retention {
+                activity_ids_days: 30,
+                deliveries_days: 7,
+                remote_notes_days: 365
+            }
+        );
+        assert!(!config.metrics && !config.log_client_addresses);
+        let err = Config::resolve(
+            FileConfig::default(),
+            env_of(&[("UNDERSTORY_RETAIN_DELIVERIES_DAYS", "-1")]),
+        )
+        .err()
+        .unwrap();
+        assert!(err.0.starts_with("UNDERSTORY_RETAIN_DELIVERIES_DAYS"), "{err}");
+        let config: FileConfig = toml::from_str("metrics = true\nretain_remote_notes_days = 0").unwrap();
+        let config = Config::resolve(config, |_| None).unwrap();
+        assert!(config.metrics);
+        assert_eq!(config.retention.remote_notes_days, 0);
     }
 
     #[test]

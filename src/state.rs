@@ -41,6 +41,8 @@ pub struct AppState {
     pub org_cache: Arc<OrgCache>,
     /// Request rate limits per client address.
     pub limiter: Arc<crate::http::limit::Limiter>,
+    /// Counters for `/metrics`.
+    pub metrics: Arc<crate::http::metrics::Metrics>,
 }
 
 impl AppState {
@@ -64,6 +66,7 @@ impl AppState {
             peer_notify: Arc::new(Notify::new()),
             sign_in_limiter: Arc::default(),
             limiter: Arc::default(),
+            metrics: Arc::default(),
             org_cache: Arc::default(),
             catalogue: Arc::new(Catalogue::load().map_err(|e| anyhow::anyhow!("message catalogue: {e}"))?),
         })

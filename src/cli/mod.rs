@@ -74,11 +74,33 @@ pub enum Command {
         #[arg(long, default_value_t = 100)]
         limit: i64,
     },
-    /// Write a consistent copy of the SQLite database to PATH while the instance runs.
+    /// Write a backup while the instance runs: the database (SQLite snapshot or pg_dump -Fc),
+    /// the media and a manifest of checksums, readable only by you (it holds private keys).
     Backup {
-        /// Where to write the copy (must not exist).
-        path: PathBuf,
+        /// A new (or empty) directory.
+        dir: PathBuf,
     },
+    /// Restore a backup made by `understory backup` into the empty data location the settings
+    /// name (database and media directory); checksums are verified first.
+    Restore {
+        /// The backup directory.
+        dir: PathBuf,
+    },
+    /// Remove now what is past its retention period (serve does it every hour).
+    Prune,
+    /// The settings: `reference` prints every one, `check` the values in effect.
+    #[command(subcommand)]
+    Config(ConfigCommand),
+}
+
+/// `understory config ...`
+#[derive(Subcommand, Debug)]
+pub enum ConfigCommand {
+    /// Print the configuration reference (Markdown): every setting, its default, its
+    /// environment name.
+    Reference,
+    /// Load the settings (file and environment) and print them, passwords redacted.
+    Check,
 }
 
 /// `understory org ...`
@@ -140,10 +162,24 @@ pub enum OrgCommand {
         skip_invalid: bool,
     },
     /// Write every organisation (listed or not) to standard output.
+    /// With a handle: that organisation's profile, updates and followers as JSON (for moving
+    /// elsewhere, and for access requests). Without: every organisation (listed or not) in
+    /// `--format`.
     Export {
-        /// csv, jsonld or hsds.
+        /// One organisation's handle.
+        handle: Option<String>,
+        /// csv, jsonld or hsds (all organisations only).
         #[arg(long, default_value = "csv")]
         format: String,
+    },
+    /// Delete an organisation for good: followers, followed accounts and peers receive
+    /// `Delete`; its addresses answer 410; its handle can never be taken again.
+    Delete {
+        /// The organisation's handle.
+        handle: String,
+        /// Confirm (the deletion cannot be undone).
+        #[arg(long)]
+        yes: bool,
     },
     /// Prepare to receive an organisation moving here: list its old actor in alsoKnownAs.
     Alias {
@@ -275,6 +311,10 @@ fn read_upload(path: &std::path::Path, limit: usize) -> anyhow::Result<Vec<u8>> 
 
 /// Runs a parsed command line.
 pub async fn run(cli: Cli) -> anyhow::Result<()> {
+    if let Command::Config(ConfigCommand::Reference) = cli.command {
+        print!("{}", crate::config::reference_markdown());
+        return Ok(());
+    }
     let config = Config::load(cli.config.as_deref())?;
     match cli.command {
         Command::Serve => serve(config).await,
@@ -295,17 +335,40 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             );
             Ok(())
         }
-        Command::Backup { path } => {
-            if path.exists() {
-                bail!("{} already exists; choose a new path", path.display());
-            }
+        Command::Backup { dir } => {
             let state = open(config).await?;
-            if !state.db.is_sqlite() {
-                bail!("backup of PostgreSQL: use pg_dump -Fc (see docs/operations/backup.md)");
-            }
-            let target = path.to_str().context("backup path must be UTF-8")?;
-            state.db.backup_sqlite(target).await?;
-            println!("{}", path.display());
+            let manifest = service::backup::backup(&state, &dir).await?;
+            let bytes: u64 = manifest.files.iter().map(|f| f.bytes).sum();
+            println!(
+                "backed up {} ({} database, {} files, {bytes} bytes) to {}; mode 0600: it holds private keys",
+                manifest.public_url,
+                manifest.database,
+                manifest.files.len(),
+                dir.display()
+            );
+            Ok(())
+        }
+        Command::Restore { dir } => {
+            let manifest = service::backup::restore(&config, &dir).await?;
+            println!(
+                "restored {} from the backup of {} ({} files, checksums verified); start it with `understory serve`",
+                manifest.public_url,
+                manifest.created,
+                manifest.files.len()
+            );
+            Ok(())
+        }
+        Command::Prune => {
+            let state = open(config).await?;
+            let p = service::retention::prune(&state).await?;
+            println!(
+                "removed: {} activity ids, {} deliveries, {} outbox activities, {} remote notes, {} ended sessions/links/mail, {} private keys of deleted organisations, {} unused media files",
+                p.activity_ids, p.deliveries, p.activities, p.remote_notes, p.sessions_links_mail, p.keys, p.media
+            );
+            Ok(())
+        }
+        Command::Config(_) => {
+            println!("{config:#?}");
             Ok(())
         }
     }
@@ -455,7 +518,32 @@ async fn org(state: &AppState, cmd: OrgCommand) -> anyhow::Result<()> {
             println!("{}", state.urls.org(&org.handle));
         }
         OrgCommand::Import { file, skip_invalid } => open_data::import(state, &file, skip_invalid).await?,
-        OrgCommand::Export { format } => open_data::export(state, &format).await?,
+        OrgCommand::Export { handle: None, format } => open_data::export(state, &format).await?,
+        OrgCommand::Export {
+            handle: Some(handle),
+            format,
+        } => {
+            if format != "csv" {
+                bail!("--format applies to the export of all organisations; one organisation exports as JSON");
+            }
+            let doc = service::orgs::export(state, &handle).await?;
+            println!("{}", serde_json::to_string_pretty(&doc)?);
+        }
+        OrgCommand::Delete { handle, yes } => {
+            let org = service::orgs::find_live(state, &handle).await?;
+            if !yes {
+                bail!(
+                    "this deletes {} for good ({} answers 410 and the handle stays reserved); run again with --yes",
+                    org.name,
+                    state.urls.org(&handle)
+                );
+            }
+            let sent = service::orgs::delete(state, who, &handle).await?;
+            println!(
+                "deleted {}; Delete goes to {sent} inboxes (the running server delivers it)",
+                state.urls.org(&handle)
+            );
+        }
         OrgCommand::Alias { handle, old_actor } => {
             service::moves::alias(state, who, &handle, &old_actor).await?;
             println!(

@@ -1,6 +1,7 @@
 //! The delivery worker: claims due deliveries, signs each at send time, sends them in order per
 //! instance (many instances at once), and records the outcome in batches.
 
+use crate::http::metrics::Delivery;
 use std::{
     collections::{HashMap, HashSet},
     sync::{Arc, Mutex},
@@ -145,11 +146,13 @@ async fn send_domain(state: &AppState, domain: &str, rows: Vec<Claimed>, pass: &
     while let Some(row) = rows.next() {
         match send_one(state, &row, pass).await {
             PostOutcome::Delivered => {
+                state.metrics.delivery(Delivery::Delivered);
                 delivered_any = true;
                 pass.done.lock().unwrap_or_else(|e| e.into_inner()).push(row.id);
                 pass.flush(state, FLUSH_EVERY).await;
             }
             PostOutcome::Refused(status) => {
+                state.metrics.delivery(Delivery::Refused);
                 tracing::info!(inbox = %row.inbox, status, "delivery refused for good");
                 let error = format!("HTTP {status}");
                 if let Err(e) = store::outbox::mark_refused(&state.db, row.id, state.clock.now_ms(), &error).await {
@@ -157,6 +160,7 @@ async fn send_domain(state: &AppState, domain: &str, rows: Vec<Claimed>, pass: &
                 }
             }
             PostOutcome::Retry { reason, retry_after } => {
+                state.metrics.delivery(Delivery::Retry);
                 let rest: Vec<i64> = rows.map(|r| r.id).collect();
                 record_failure(state, domain, &row, &reason, retry_after, &rest).await;
                 return;

@@ -227,7 +227,24 @@ pub async fn update(
     let json = wants_activity_json(&headers);
     let org = match live_or_gone(&state, &handle, json).await? {
         Ok(org) => org,
-        Err(gone) => return Ok(gone),
+        Err(gone) => {
+            // The organisation was deleted: each of its updates answers with its own Tombstone.
+            let deleted = match store::orgs::find_by_handle(&state.db, &handle).await {
+                Ok(Some(org)) => store::posts::find(&state.db, org.id, id)
+                    .await
+                    .ok()
+                    .flatten()
+                    .and_then(|p| p.deleted_at),
+                _ => None,
+            };
+            return Ok(match deleted {
+                Some(at) => activity_json(
+                    StatusCode::GONE,
+                    &note::tombstone(&state.urls.update(&handle, id), "Note", at),
+                ),
+                None => gone,
+            });
+        }
     };
     let post = store::posts::find(&state.db, org.id, id)
         .await

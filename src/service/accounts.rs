@@ -266,7 +266,8 @@ pub async fn remove_user(state: &AppState, who: &Who, email: &str) -> Result<()>
     }
     let mut tx = state.db.begin().await?;
     store::users::remove(&mut tx, user.id, state.clock.now_ms()).await?;
-    audit::record(&mut tx, state, who, None, "user.remove", json!({"email": user.email})).await?;
+    // The entry names the account by id only: the address is erased with it.
+    audit::record(&mut tx, state, who, None, "user.remove", json!({"user": user.id})).await?;
     tx.commit().await?;
     Ok(())
 }

@@ -360,8 +360,15 @@ pub struct Page {
     pub facets: Vec<(&'static str, Vec<(String, u64)>)>,
 }
 
-/// Runs a directory query.
+/// Runs a directory query (its time goes to the search histogram of `/metrics`).
 pub async fn search(state: &AppState, query: &Query) -> Result<Page> {
+    let started = std::time::Instant::now();
+    let page = search_inner(state, query).await;
+    state.metrics.search(started.elapsed());
+    page
+}
+
+async fn search_inner(state: &AppState, query: &Query) -> Result<Page> {
     let text = words(&query.q);
     let text_ids = if text.is_empty() {
         None

@@ -43,6 +43,11 @@ impl KeyStore {
         }
     }
 
+    /// Drops every cached key (they are read again when needed): after keys were removed.
+    pub fn forget_all(&self) {
+        self.cache.lock().unwrap_or_else(|e| e.into_inner()).clear();
+    }
+
     fn cached(&self, owner: Option<i64>) -> Option<Arc<KeyPair>> {
         self.cache
             .lock()
@@ -82,7 +87,15 @@ pub async fn org_key(state: &AppState, org_id: i64) -> Result<Arc<KeyPair>> {
         return Ok(key);
     }
     let stored = |org: Option<store::orgs::Org>| org.and_then(|o| o.private_key_pem);
-    if let Some(pem) = stored(store::orgs::find(&state.db, org_id).await?) {
+    let org = store::orgs::find(&state.db, org_id).await?;
+    if org
+        .as_ref()
+        .is_some_and(|o| o.deleted_at.is_some() && o.private_key_pem.is_none())
+    {
+        // A deleted organisation's key was pruned: never make a new one for it.
+        return Err(Error::Gone("organisation (its key was removed)".into()));
+    }
+    if let Some(pem) = stored(org) {
         return state.keys.remember(Some(org_id), &pem);
     }
     let _guard = state.keys.generate.lock().await;

@@ -3,6 +3,7 @@
 
 pub mod accounts;
 pub mod audit;
+pub mod backup;
 pub mod directory;
 pub mod follows;
 pub mod inbox;
@@ -18,6 +19,7 @@ pub mod peering;
 pub mod posts;
 pub mod profiles;
 pub mod remote;
+pub mod retention;
 pub mod sessions;
 pub mod setup;
 pub mod tokens;

@@ -298,3 +298,105 @@ fn profile_diff(org: &Org, change: &ProfileChange) -> serde_json::Value {
     }
     json!({"before": b, "after": a})
 }
+
+/// Deletes an organisation for good. `Delete` of its actor goes to every follower, every
+/// account it follows and every peer; afterwards its actor, WebFinger address and updates
+/// answer 410 with a Tombstone and its handle cannot be taken again (see
+/// [`store::orgs::erase`]). Returns the number of deliveries written.
+pub async fn delete(state: &AppState, who: &Who, handle: &str) -> Result<usize> {
+    let org = find_live(state, handle).await?;
+    // The key must exist to sign the Delete; it is pruned once that is delivered.
+    keys::org_key(state, org.id).await?;
+    let now = state.clock.now_ms();
+    let me = state.urls.org(handle);
+    let activity = json!({
+        "@context": crate::protocol::AS_CONTEXT,
+        "id": state.urls.activity(&me, "delete", &token()),
+        "type": "Delete",
+        "actor": me,
+        "to": [crate::protocol::PUBLIC],
+        "cc": [state.urls.org_part(handle, "followers")],
+        "object": me,
+    });
+    let mut tx = state.db.begin().await?;
+    let mut inboxes: Vec<String> = store::follows::follower_inboxes(&mut tx, org.id)
+        .await?
+        .into_iter()
+        .map(|(inbox, _)| inbox)
+        .collect();
+    inboxes.extend(store::follows::following_inboxes(&mut tx, org.id).await?);
+    inboxes.extend(store::peers::all_inboxes(&mut tx).await?);
+    let sent = delivery::to_inboxes(&mut tx, state, Some(org.id), &activity, &inboxes).await?;
+    store::directory::unlist(&mut tx, &me, now).await?;
+    store::orgs::erase(&mut tx, org.id, now).await?;
+    // Peers replicating our directory drop it on `Remove` from our instance actor (they may
+    // never have stored the organisation's own actor, so its Delete alone may not reach them).
+    let listed_in = org.listed_in.clone();
+    let gone = Org {
+        deleted_at: Some(now),
+        ..org.clone()
+    };
+    super::peering::announce(&mut tx, state, &listed_in, &gone).await?;
+    audit::record(
+        &mut tx,
+        state,
+        who,
+        Some(org.id),
+        "org.delete",
+        json!({"handle": handle, "deliveries": sent}),
+    )
+    .await?;
+    tx.commit().await?;
+    delivery::notify(state);
+    Ok(sent)
+}
+
+/// Everything an organisation published and who follows it, as one JSON document: for moving
+/// elsewhere and for access requests (`understory org export HANDLE`).
+pub async fn export(state: &AppState, handle: &str) -> Result<serde_json::Value> {
+    let org = find_live(state, handle).await?;
+    let key = keys::org_key(state, org.id).await?;
+    let actor = org_actor(&state.urls, &org, key.public_pem(), &state.vocab);
+    let mut updates = Vec::new();
+    let mut before = i64::MAX;
+    loop {
+        let page = store::posts::list(&state.db, org.id, before, 200).await?;
+        let Some(last) = page.last().map(|p| p.id) else { break };
+        for post in page {
+            let attachments = store::media::attachments(&state.db, post.id).await?;
+            let note = crate::protocol::note::note(&state.urls, handle, &post, &attachments, Default::default());
+            updates.push(
+                json!({"id": post.id, "url": state.urls.update(handle, post.id), "text": post.source,
+                "language": post.lang, "note": note}),
+            );
+        }
+        before = last;
+    }
+    let followers = |which: &'static str| async move {
+        super::follows::followers(state, handle, which)
+            .await
+            .map(|rows| rows.into_iter().map(|f| f.ap_id).collect::<Vec<_>>())
+    };
+    let following: Vec<serde_json::Value> = store::follows::following(&state.db, org.id)
+        .await?
+        .into_iter()
+        .map(|(actor, state)| json!({"actor": actor, "state": state}))
+        .collect();
+    let profile: serde_json::Value = serde_json::from_str(&org.profile).unwrap_or_default();
+    Ok(json!({
+        "format": "understory-org-export/1",
+        "exported_at": crate::clock::rfc3339(state.clock.now_ms()),
+        "instance": state.urls.base(),
+        "organisation": {
+            "handle": org.handle, "actor": state.urls.org(handle), "name": org.name, "summary": org.summary,
+            "listed_in": org.listed_in, "discoverable": org.discoverable, "indexable": org.indexable,
+            "approve_followers": org.manually_approves_followers, "created": crate::clock::rfc3339(org.created_at),
+            "profile": profile, "also_known_as": org.also_known_as, "moved_to": org.moved_to,
+        },
+        "actor": actor,
+        "updates": updates,
+        "followers": followers(store::follows::ACCEPTED).await?,
+        "follow_requests": followers(store::follows::PENDING).await?,
+        "following": following,
+    }))
+}

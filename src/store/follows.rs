@@ -143,3 +143,11 @@ pub async fn following(db: &Db, org_id: i64) -> Result<Vec<(String, String)>, St
         "select a.ap_id, f.state from following f join remote_actors a on a.id = f.actor_id where f.org_id = $1 order by f.id")
         .bind(org_id).fetch_all(pool).await)?)
 }
+
+/// Inboxes (shared when they have one) of the accounts an organisation follows or asked to.
+pub async fn following_inboxes(tx: &mut Tx, org_id: i64) -> Result<Vec<String>, StoreError> {
+    let sql = "select distinct coalesce(a.shared_inbox, a.inbox) from following f \
+        join remote_actors a on a.id = f.actor_id where f.org_id = $1 and a.deleted_at is null order by 1";
+    let rows: Vec<(String,)> = on_tx!(tx, conn => sqlx::query_as(sql).bind(org_id).fetch_all(conn).await)?;
+    Ok(rows.into_iter().map(|r| r.0).collect())
+}

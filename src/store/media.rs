@@ -209,3 +209,29 @@ pub async fn remote_file_in_use(db: &Db, sha256: &str) -> Result<bool, StoreErro
         "select count(*) from remote_media where sha256 = $1").bind(sha256).fetch_one(pool).await)?;
     Ok(row.0 > 0)
 }
+
+/// Stored files made before `cutoff` that nothing live uses any more: no live update has them
+/// attached and no live organisation has them as avatar or header (at most `limit`).
+pub async fn orphans(db: &Db, cutoff: i64, limit: i64) -> Result<Vec<Media>, StoreError> {
+    let sql = format!(
+        "select {COLUMNS} from media m where m.created_at < $1 \
+         and not exists (select 1 from post_attachments pa join posts p on p.id = pa.post_id \
+                         where pa.media_id = m.id and p.deleted_at is null) \
+         and not exists (select 1 from orgs o where o.deleted_at is null \
+                         and (o.avatar like m.sha256 || '.%' or o.header like m.sha256 || '.%')) \
+         order by m.id limit $2"
+    );
+    Ok(on_db!(db, pool => sqlx::query_as(&sql).bind(cutoff).bind(limit).fetch_all(pool).await)?)
+}
+
+/// Forgets a stored file (and its attachment rows on deleted updates); the caller removes the file.
+pub async fn forget(db: &Db, id: i64) -> Result<(), StoreError> {
+    let mut tx = db.begin().await?;
+    for sql in [
+        "delete from post_attachments where media_id = $1",
+        "delete from media where id = $1",
+    ] {
+        on_tx!(&mut tx, conn => sqlx::query(sql).bind(id).execute(conn).await.map(|r| r.rows_affected()))?;
+    }
+    tx.commit().await
+}

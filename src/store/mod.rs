@@ -16,6 +16,7 @@ pub mod outbox;
 pub mod peers;
 pub mod posts;
 pub mod reports;
+pub mod retention;
 pub mod sessions;
 pub mod settings;
 pub mod tokens;
@@ -188,6 +189,23 @@ impl Db {
                 "backup of PostgreSQL: use pg_dump -Fc".into(),
             ))),
         }
+    }
+
+    /// Number of tables in the database (the current schema on PostgreSQL): 0 when empty.
+    pub async fn table_count(&self) -> Result<i64, StoreError> {
+        let row: (i64,) = match self {
+            Self::Sqlite(pool, _) => {
+                sqlx::query_as("select count(*) from sqlite_master where type = 'table'")
+                    .fetch_one(pool)
+                    .await?
+            }
+            Self::Postgres(pool) => {
+                sqlx::query_as("select count(*) from information_schema.tables where table_schema = current_schema()")
+                    .fetch_one(pool)
+                    .await?
+            }
+        };
+        Ok(row.0)
     }
 
     /// Closes every connection (the last step of shutdown).

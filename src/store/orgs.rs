@@ -228,3 +228,31 @@ pub enum Picture {
     /// The wide header (`image`).
     Header,
 }
+
+/// Deletes an organisation for good, inside `tx`: the row stays (its handle reserved, its
+/// deletion time served in Tombstones) with the profile emptied; its updates are marked
+/// deleted with their text wiped; followers, follows, memberships, received notes,
+/// interactions and API tokens go. The private key stays until the `Delete` it signs is
+/// delivered (the pruning job removes it).
+pub async fn erase(tx: &mut Tx, id: i64, now: i64) -> Result<(), StoreError> {
+    for sql in [
+        "update orgs set deleted_at = $2, name = '', summary = '', profile = '{}', avatar = null, header = null, \
+         listed_in = 'none', discoverable = false, indexable = false, also_known_as = '', updated_at = $2 where id = $1",
+        "update posts set deleted_at = coalesce(deleted_at, $2), source = '', content_html = '' where org_id = $1",
+        "update api_tokens set revoked_at = $2 where org_id = $1 and revoked_at is null",
+    ] {
+        on_tx!(tx, conn => sqlx::query(sql).bind(id).bind(now).execute(conn).await.map(|r| r.rows_affected()))?;
+    }
+    for sql in [
+        "delete from interactions where post_id in (select id from posts where org_id = $1)",
+        "delete from post_attachments where post_id in (select id from posts where org_id = $1)",
+        "delete from remote_notes where org_id = $1",
+        "delete from followers where org_id = $1",
+        "delete from following where org_id = $1",
+        "delete from memberships where org_id = $1",
+    ] {
+        on_tx!(tx, conn => sqlx::query(sql).bind(id).execute(conn).await.map(|r| r.rows_affected()))?;
+    }
+    bump();
+    Ok(())
+}

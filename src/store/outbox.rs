@@ -236,3 +236,31 @@ pub async fn release_all(db: &Db) -> Result<u64, StoreError> {
         .execute(pool).await.map(|r| r.rows_affected()))?;
     Ok(done)
 }
+
+/// Queue gauges for `/metrics`.
+#[derive(Debug, Default)]
+pub struct Gauges {
+    /// Pending deliveries per instance, the most first.
+    pub pending_by_instance: Vec<(String, i64)>,
+    /// Consecutive failures of failing instances, the most first.
+    pub failing: Vec<(String, i64)>,
+    /// Creation time of the oldest pending delivery (ms).
+    pub oldest_pending: Option<i64>,
+}
+
+/// Reads the queue gauges, at most `limit` instances per list.
+pub async fn metrics(db: &Db, limit: i64) -> Result<Gauges, StoreError> {
+    let pending_by_instance: Vec<(String, i64)> = on_db!(db, pool => sqlx::query_as(
+        "select domain, count(*) from deliveries where delivered_at is null group by domain order by 2 desc, 1 limit $1")
+        .bind(limit).fetch_all(pool).await)?;
+    let failing: Vec<(String, i64)> = on_db!(db, pool => sqlx::query_as(
+        "select domain, cast(fail_count as bigint) from remote_instances where fail_count > 0 order by 2 desc, 1 limit $1")
+        .bind(limit).fetch_all(pool).await)?;
+    let (oldest_pending,): (Option<i64>,) = on_db!(db, pool => sqlx::query_as(
+        "select min(created_at) from deliveries where delivered_at is null").fetch_one(pool).await)?;
+    Ok(Gauges {
+        pending_by_instance,
+        failing,
+        oldest_pending,
+    })
+}

@@ -130,3 +130,11 @@ pub async fn is_blocked(db: &Db, domain: &str) -> Result<bool, StoreError> {
         .bind(domain).fetch_optional(pool).await)?;
     Ok(row.is_some())
 }
+
+/// Inboxes of every peer we follow or that follows us (or asked to).
+pub async fn all_inboxes(tx: &mut Tx) -> Result<Vec<String>, StoreError> {
+    let rows: Vec<(String,)> = on_tx!(tx, conn => sqlx::query_as(
+        "select inbox from peers where incoming in ('accepted', 'pending') or outgoing in ('accepted', 'pending') order by domain")
+        .fetch_all(conn).await)?;
+    Ok(rows.into_iter().map(|r| r.0).collect())
+}

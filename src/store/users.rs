@@ -66,6 +66,12 @@ pub async fn set_operator(tx: &mut Tx, id: i64, is_operator: bool) -> Result<(),
 /// Removes a user: memberships dropped, tokens revoked, sign-in refused from now on.
 pub async fn remove(tx: &mut Tx, id: i64, now: i64) -> Result<(), StoreError> {
     for sql in [
+        "delete from mail_queue where sent_at is null and recipient = (select email from users where id = $1) and $2 > 0",
+        "delete from sessions where user_id = $1 and $2 > 0",
+        // The address, password and second factor are erased; the row stays so that the audit
+        // log's references resolve, as `removed-ID@invalid`.
+        "update users set email = 'removed-' || cast(id as text) || '@invalid', totp_secret = null, totp_enabled = false, \
+         totp_last_step = null where id = $1 and $2 > 0",
         "delete from memberships where user_id = $1",
         "update login_links set used_at = $2 where user_id = $1 and used_at is null",
         "update api_tokens set revoked_at = $2 where user_id = $1 and revoked_at is null",

@@ -360,10 +360,15 @@ async fn removed_users_lose_their_tokens() {
     assert_eq!(ed.get("/orgs/acme").await, 200);
     accounts::remove_user(s, &Who::Cli, "ed@example.org").await.unwrap();
     assert_eq!(ed.get("/orgs/acme").await, 401);
+    // The address, password and second factor are erased: the account is unknown by its email.
     assert!(matches!(
         accounts::reset_password(s, &Who::Cli, "ed@example.org").await,
-        Err(service::Error::Gone(_))
+        Err(service::Error::NotFound(_))
     ));
+    let row = understory::store::users::find_by_email(&s.db, "ed@example.org")
+        .await
+        .unwrap();
+    assert!(row.is_none());
     assert!(matches!(
         accounts::create_user(s, &Who::Cli, "own@example.org", false, None).await,
         Err(service::Error::Conflict(_))

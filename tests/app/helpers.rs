@@ -161,19 +161,29 @@ impl TestApp {
 
     /// Starts the instance again on the same address and database.
     pub async fn start(&mut self) {
+        self.launch((*self.state.config).clone()).await;
+    }
+
+    /// Starts the instance again on the same address with `config`, whose SQLite database
+    /// (a restored backup, say) it then uses.
+    pub async fn start_restored(&mut self, config: Config) {
+        self.place = DbPlace::Sqlite(config.database_url.clone());
+        self.launch(config).await;
+    }
+
+    async fn launch(&mut self, config: Config) {
         let addr = self.base.trim_start_matches("http://localhost:").to_owned();
         let listener = tokio::net::TcpListener::bind(format!("127.0.0.1:{addr}"))
             .await
             .unwrap();
         let db = self.place.connect().await;
+        db.migrate().await.unwrap();
         let options = AppOptions {
             clock: self.state.clock.clone(),
             keys: key_pool(),
             workers: false,
         };
-        let app = App::build((*self.state.config).clone(), db, listener, options)
-            .await
-            .unwrap();
+        let app = App::build(config, db, listener, options).await.unwrap();
         self.state = app.state().clone();
         self.stop = CancellationToken::new();
         self.running = Some(tokio::spawn(app.run(self.stop.clone())));

@@ -4,7 +4,7 @@
 use serde_json::{Value, json};
 use understory::{clock::Clock, httpsig::KeyPair, service, service::audit::Who, store};
 
-use crate::helpers::{TestApp, get_ap, signed_post, test_clock};
+use crate::helpers::{TestApp, get_ap, notes_of, signed_post, test_clock};
 
 struct Setup {
     a: TestApp,
@@ -281,7 +281,19 @@ async fn undo_follow_and_actor_deletion_remove_the_follower() {
     assert!(s.a.followers("acme", "accepted").await.is_empty());
 
     assert_eq!(s.post_as_bob(&s.follow(10)).await, 202);
+    // bob also replied to one of acme's updates: the reply goes with bob's account.
+    let post = service::posts::publish(&s.a.state, &Who::Cli, "acme", "Winter appeal", None)
+        .await
+        .unwrap();
+    let bob = s.bob();
+    let reply = json!({"id": format!("{bob}#create/7"), "type": "Create", "actor": bob, "object": {
+        "id": format!("{bob}/notes/7"), "type": "Note", "attributedTo": bob,
+        "inReplyTo": s.a.url(&format!("/orgs/acme/updates/{}", post.id)),
+        "content": "<p>Count us in</p>", "published": "2026-03-01T12:00:00Z"}});
+    assert_eq!(s.post_as_bob(&reply).await, 202);
+    assert_eq!(notes_of(&s.a, "acme").await.len(), 1);
     let delete = json!({"id": format!("{}#delete", s.bob()), "type": "Delete", "actor": s.bob(), "object": s.bob()});
     assert_eq!(s.post_as_bob(&delete).await, 202);
     assert!(s.a.followers("acme", "accepted").await.is_empty());
+    assert!(notes_of(&s.a, "acme").await.is_empty(), "bob's reply went with bob");
 }

@@ -14,6 +14,7 @@ mod lab;
 mod limits;
 mod media;
 mod moves;
+mod operations;
 mod outgoing;
 mod peering;
 mod smtp;

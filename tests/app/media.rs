@@ -51,6 +51,16 @@ pub fn photo_with_gps(w: u32, h: u32) -> Vec<u8> {
 
 /// A PNG that declares 100,000 x 100,000 pixels in a file of a few dozen bytes: a
 /// decompression bomb (40 GB of pixels) that must be refused before decoding.
+/// Gives `handle` a 500x500 photo as its avatar.
+pub async fn set_avatar(app: &TestApp, handle: &str) -> store::orgs::Org {
+    let avatar = service::orgs::prepare_picture(Picture::Avatar, photo_with_gps(500, 500))
+        .await
+        .unwrap();
+    service::orgs::set_picture(&app.state, &Who::Cli, handle, Picture::Avatar, Some(&avatar))
+        .await
+        .unwrap()
+}
+
 pub fn png_bomb() -> Vec<u8> {
     fn crc32(bytes: &[u8]) -> u32 {
         let mut crc = 0xFFFF_FFFFu32;
@@ -455,12 +465,7 @@ async fn a_follower_elsewhere_gets_the_avatar_and_photo_and_our_pages_load_only_
     );
     a.create_org("acme").await;
     let bob = b.create_org("bob").await;
-    let avatar = service::orgs::prepare_picture(Picture::Avatar, photo_with_gps(500, 500))
-        .await
-        .unwrap();
-    service::orgs::set_picture(&a.state, &Who::Cli, "acme", Picture::Avatar, Some(&avatar))
-        .await
-        .unwrap();
+    set_avatar(&a, "acme").await;
     let bob_avatar = service::orgs::prepare_picture(Picture::Avatar, small_png())
         .await
         .unwrap();

@@ -298,3 +298,23 @@ async fn gossip_asks_only_understory_peers_of_peers_within_its_budget() {
         "budget spent: 2 requests in all"
     );
 }
+
+#[tokio::test]
+async fn a_deleted_organisation_leaves_its_peers_directories() {
+    let clock = test_clock();
+    let (a, b) = (instance(&clock, "open").await, instance(&clock, "open").await);
+    org(&b, "bnet", "Health", "network").await;
+    peer(&a, &b).await;
+    peer(&b, &a).await;
+    assert_eq!(
+        names(&a.state, "theme=Health").await,
+        vec![format!("bnet@{}", b.domain())]
+    );
+    let sent = service::orgs::delete(&b.state, &Who::Cli, "bnet").await.unwrap();
+    assert_eq!(sent, 1, "the actor's Delete goes to the peer A");
+    b.deliver_due().await;
+    assert!(names(&a.state, "theme=Health").await.is_empty());
+    // A later sync reads a Tombstone and keeps it out.
+    peering::sync(&a.state, &b.domain()).await.unwrap();
+    assert!(names(&a.state, "theme=Health").await.is_empty());
+}
