@@ -8,7 +8,11 @@ fn main() -> std::process::ExitCode {
     let cli = cli::Cli::parse();
     let json = std::env::var("UNDERSTORY_LOG_FORMAT").is_ok_and(|v| v == "json");
     let filter = EnvFilter::try_from_env("UNDERSTORY_LOG").unwrap_or_else(|_| EnvFilter::new("info,sqlx=warn"));
-    let builder = fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    // Colours only on a terminal: journald and log files would keep the escape codes.
+    let builder = fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()));
     if json || matches!(cli.command, cli::Command::Serve) && log_format_is_json(&cli) {
         builder.json().init();
     } else {

@@ -83,6 +83,17 @@ pub async fn remove_user(
     Ok(StatusCode::NO_CONTENT)
 }
 
+/// `DELETE /admin/orgs/{handle}`: delete an organisation for good (as `understory org delete`).
+pub async fn delete_org(
+    State(state): State<AppState>,
+    bearer: Bearer,
+    Path(handle): Path<String>,
+) -> Result<Json<Value>, AppError> {
+    require_operator(&bearer)?;
+    let sent = service::orgs::delete(&state, &bearer.who(), &handle).await?;
+    Ok(Json(json!({"deleted": state.urls.org(&handle), "deliveries": sent})))
+}
+
 /// An organisation to create.
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]

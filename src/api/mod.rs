@@ -30,7 +30,7 @@ use crate::{
 /// The API routes.
 pub fn router() -> Router<AppState> {
     let v1 = Router::new()
-        .route("/me", get(orgs::me))
+        .route("/me", get(orgs::me).delete(orgs::delete_me))
         .route("/directory", get(directory::search))
         .route("/tokens/{id}", delete(orgs::revoke_own_token))
         .route("/orgs/{handle}", get(orgs::show).patch(orgs::edit))
@@ -54,9 +54,11 @@ pub fn router() -> Router<AppState> {
         .route("/orgs/{handle}/members", get(orgs::members).post(orgs::invite))
         .route("/orgs/{handle}/members/{email}", delete(orgs::remove_member))
         .route("/orgs/{handle}/audit", get(orgs::audit))
+        .route("/orgs/{handle}/export", get(orgs::export))
         .route("/admin/users", get(admin::users).post(admin::create_user))
         .route("/admin/users/{email}", delete(admin::remove_user))
         .route("/admin/orgs", post(admin::create_org))
+        .route("/admin/orgs/{handle}", delete(admin::delete_org))
         .route("/admin/audit", get(admin::audit))
         .route("/admin/deliveries", get(admin::deliveries))
         .route("/admin/peers", get(admin::peers).post(admin::add_peer))

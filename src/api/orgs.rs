@@ -57,6 +57,23 @@ pub async fn me(State(state): State<AppState>, bearer: Bearer) -> Result<Json<Va
     ))
 }
 
+/// `DELETE /me`: delete your own staff account (its address, password, second factor,
+/// sessions, tokens and memberships are erased). The last owner of an organisation is refused.
+pub async fn delete_me(State(state): State<AppState>, bearer: Bearer) -> Result<StatusCode, AppError> {
+    service::accounts::remove_user(&state, &bearer.who(), &bearer.email).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// `GET /orgs/{handle}/export`: the organisation's profile, updates and followers (owners).
+pub async fn export(
+    State(state): State<AppState>,
+    bearer: Bearer,
+    Path(handle): Path<String>,
+) -> Result<Json<Value>, AppError> {
+    authorised(&state, &bearer, &handle, Role::Owner).await?;
+    Ok(Json(service::orgs::export(&state, &handle).await?))
+}
+
 /// `DELETE /tokens/{id}`: revoke one of your own tokens.
 pub async fn revoke_own_token(
     State(state): State<AppState>,

@@ -262,3 +262,85 @@ async fn metrics_are_off_by_default_and_only_for_allowed_addresses() {
         .unwrap();
     assert_eq!(response.status(), 403);
 }
+
+#[tokio::test]
+async fn the_api_exports_deletes_organisations_and_staff_delete_themselves() {
+    use understory::service::{
+        accounts::{self, Role},
+        tokens::{self, Scope},
+    };
+    let app = TestApp::spawn().await;
+    let s = &app.state;
+    app.create_org("acme").await;
+    accounts::create_user(s, &Who::Cli, "own@example.org", false, Some(("acme", Role::Owner)))
+        .await
+        .unwrap();
+    accounts::create_user(s, &Who::Cli, "ed@example.org", false, Some(("acme", Role::Editor)))
+        .await
+        .unwrap();
+    accounts::create_user(s, &Who::Cli, "op@example.org", true, None)
+        .await
+        .unwrap();
+    let token = |email: &'static str, scope: Scope| async move {
+        tokens::create(s, &Who::Cli, email, &scope, None).await.unwrap().1
+    };
+    let owner = token("own@example.org", Scope::Org("acme".into())).await;
+    let editor = token("ed@example.org", Scope::Org("acme".into())).await;
+    let operator = token("op@example.org", Scope::Operator).await;
+    let call = |method: reqwest::Method, path: &str, bearer: &str| {
+        client()
+            .request(method, app.url(&format!("/api/understory/v1{path}")))
+            .bearer_auth(bearer)
+            .send()
+    };
+    let export = call(reqwest::Method::GET, "/orgs/acme/export", &owner).await.unwrap();
+    assert_eq!(export.status(), 200);
+    let doc: serde_json::Value = export.json().await.unwrap();
+    assert_eq!(doc["organisation"]["handle"], "acme");
+    assert_eq!(
+        call(reqwest::Method::GET, "/orgs/acme/export", &editor)
+            .await
+            .unwrap()
+            .status(),
+        403
+    );
+
+    // An editor deletes their own account: the token stops working, the address is erased.
+    assert_eq!(
+        call(reqwest::Method::DELETE, "/me", &editor).await.unwrap().status(),
+        204
+    );
+    assert_eq!(call(reqwest::Method::GET, "/me", &editor).await.unwrap().status(), 401);
+    assert!(
+        store::users::find_by_email(&s.db, "ed@example.org")
+            .await
+            .unwrap()
+            .is_none()
+    );
+    // The last owner cannot leave an organisation without one.
+    assert_eq!(
+        call(reqwest::Method::DELETE, "/me", &owner).await.unwrap().status(),
+        409
+    );
+
+    assert_eq!(
+        call(reqwest::Method::DELETE, "/admin/orgs/acme", &owner)
+            .await
+            .unwrap()
+            .status(),
+        403
+    );
+    let deleted = call(reqwest::Method::DELETE, "/admin/orgs/acme", &operator)
+        .await
+        .unwrap();
+    assert_eq!(deleted.status(), 200);
+    let (status, _) = get_ap(&app.actor("acme")).await;
+    assert_eq!(status, 410);
+    assert_eq!(
+        call(reqwest::Method::DELETE, "/admin/orgs/acme", &operator)
+            .await
+            .unwrap()
+            .status(),
+        410
+    );
+}
