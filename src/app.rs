@@ -65,6 +65,20 @@ pub struct App {
 
 /// Opens the database named by the config and runs pending migrations.
 pub async fn open_database(config: &Config) -> anyhow::Result<Db> {
+    if let Some(file) = crate::config::sqlite_file(&config.database_url)
+        && !file.exists()
+    {
+        // It will hold every organisation's private key: made readable by its owner only before
+        // SQLite opens it (SQLite gives the -wal and -shm files the same mode). An empty file is
+        // an empty database.
+        use std::os::unix::fs::OpenOptionsExt;
+        std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .open(&file)
+            .with_context(|| format!("cannot create the database file {}", file.display()))?;
+    }
     let db = Db::connect(&config.database_url)
         .await
         .with_context(|| "cannot open the database".to_string())?;

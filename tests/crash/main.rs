@@ -695,6 +695,13 @@ fn backup_and_restore_from_the_cli_on_sqlite() {
         port: from.port,
     };
     round_trip(&from, &[], &to, &[], "sqlite");
+    // A database the instance creates holds private keys: owner-only.
+    use std::os::unix::fs::PermissionsExt;
+    let mode = std::fs::metadata(from.dir.path().join("crash.db"))
+        .unwrap()
+        .permissions()
+        .mode();
+    assert_eq!(mode & 0o777, 0o600);
     // Deletion from the CLI asks for --yes, then reserves the handle for good.
     let out = to.command(&["org", "delete", "acme"]).output().unwrap();
     assert!(!out.status.success() && String::from_utf8_lossy(&out.stderr).contains("--yes"));
