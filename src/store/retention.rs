@@ -31,27 +31,47 @@ pub struct Pruned {
     pub media: u64,
 }
 
-async fn run(db: &Db, sql: &str, cutoff: i64) -> Result<u64, StoreError> {
-    Ok(on_db!(db, pool => sqlx::query(sql).bind(cutoff).execute(pool).await.map(|r| r.rows_affected()))?)
+/// Rows deleted per statement: a first pass over years of rows must not hold SQLite's write
+/// lock (and the inbox behind it) for the whole deletion.
+pub const BATCH: i64 = 5_000;
+
+/// Deletes the rows of `table` matching `condition` (`$1` is the cut-off) in batches of
+/// [`BATCH`] keys, until none is left.
+async fn delete_batched(db: &Db, table: &str, key: &str, condition: &str, cutoff: i64) -> Result<u64, StoreError> {
+    let sql = format!("delete from {table} where {key} in (select {key} from {table} where {condition} limit {BATCH})");
+    let mut total = 0;
+    loop {
+        let n = on_db!(db, pool => sqlx::query(&sql).bind(cutoff).execute(pool).await.map(|r| r.rows_affected()))?;
+        total += n;
+        if n < BATCH as u64 {
+            return Ok(total);
+        }
+        // Let requests waiting for the database in.
+        tokio::task::yield_now().await;
+    }
 }
 
 /// Ids of activities received before `cutoff`.
 pub async fn activity_ids(db: &Db, cutoff: i64) -> Result<u64, StoreError> {
-    run(db, "delete from received_activities where received_at < $1", cutoff).await
+    delete_batched(db, "received_activities", "ap_id", "received_at < $1", cutoff).await
 }
 
 /// Deliveries done (delivered or refused) before `cutoff`, then outbox rows made before it
 /// with no delivery left. Returns (deliveries, activities).
 pub async fn deliveries(db: &Db, cutoff: i64) -> Result<(u64, u64), StoreError> {
-    let done = run(
+    let done = delete_batched(
         db,
-        "delete from deliveries where delivered_at is not null and delivered_at < $1",
+        "deliveries",
+        "id",
+        "delivered_at is not null and delivered_at < $1",
         cutoff,
     )
     .await?;
-    let activities = run(
+    let activities = delete_batched(
         db,
-        "delete from outbox where created_at < $1 and not exists (select 1 from deliveries d where d.outbox_id = outbox.id)",
+        "outbox",
+        "id",
+        "created_at < $1 and not exists (select 1 from deliveries d where d.outbox_id = outbox.id)",
         cutoff,
     )
     .await?;
@@ -60,30 +80,29 @@ pub async fn deliveries(db: &Db, cutoff: i64) -> Result<(u64, u64), StoreError> 
 
 /// Remote notes received before `cutoff`.
 pub async fn remote_notes(db: &Db, cutoff: i64) -> Result<u64, StoreError> {
-    run(db, "delete from remote_notes where received_at < $1", cutoff).await
+    delete_batched(db, "remote_notes", "id", "received_at < $1", cutoff).await
 }
 
 /// Sessions, sign-in links and sent mail that ended before `cutoff`.
 pub async fn ended(db: &Db, cutoff: i64) -> Result<u64, StoreError> {
-    let mut n = 0;
-    for sql in [
-        "delete from sessions where expires_at < $1 or revoked_at < $1",
-        "delete from login_links where expires_at < $1 or used_at < $1",
-        "delete from mail_queue where sent_at < $1",
-    ] {
-        n += run(db, sql, cutoff).await?;
-    }
-    Ok(n)
+    Ok(
+        delete_batched(db, "sessions", "id_hash", "expires_at < $1 or revoked_at < $1", cutoff).await?
+            + delete_batched(
+                db,
+                "login_links",
+                "token_hash",
+                "expires_at < $1 or used_at < $1",
+                cutoff,
+            )
+            .await?
+            + delete_batched(db, "mail_queue", "id", "sent_at < $1", cutoff).await?,
+    )
 }
 
 /// Private keys of organisations deleted before `cutoff`, or whose deliveries are all done.
 pub async fn deleted_keys(db: &Db, cutoff: i64) -> Result<u64, StoreError> {
-    run(
-        db,
-        "update orgs set private_key_pem = null where deleted_at is not null and private_key_pem is not null \
+    let sql = "update orgs set private_key_pem = null where deleted_at is not null and private_key_pem is not null \
          and (deleted_at < $1 or not exists (select 1 from outbox o join deliveries d on d.outbox_id = o.id \
-         where o.org_id = orgs.id and d.delivered_at is null))",
-        cutoff,
-    )
-    .await
+         where o.org_id = orgs.id and d.delivered_at is null))";
+    Ok(on_db!(db, pool => sqlx::query(sql).bind(cutoff).execute(pool).await.map(|r| r.rows_affected()))?)
 }

@@ -344,3 +344,20 @@ async fn the_api_exports_deletes_organisations_and_staff_delete_themselves() {
         410
     );
 }
+
+#[tokio::test]
+async fn a_first_prune_over_years_of_rows_goes_in_batches() {
+    let app = TestApp::spawn().await;
+    let rows = 2 * store::retention::BATCH + 7;
+    let sql = format!(
+        "with recursive n(i) as (select 1 union all select i + 1 from n where i < {rows}) \
+         insert into received_activities (ap_id, received_at) select 'https://old.example/a/' || cast(i as text), 0 from n"
+    );
+    match &app.state.db {
+        store::Db::Sqlite(pool, _) => sqlx::query(&sql).execute(pool).await.unwrap().rows_affected(),
+        store::Db::Postgres(pool) => sqlx::query(&sql).execute(pool).await.unwrap().rows_affected(),
+    };
+    let pruned = service::retention::prune(&app.state).await.unwrap();
+    assert_eq!(pruned.activity_ids, rows as u64);
+    assert_eq!(service::retention::prune(&app.state).await.unwrap().activity_ids, 0);
+}
