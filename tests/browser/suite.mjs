@@ -73,7 +73,9 @@ const visitorServer = http.createServer((req, res) => {
       { rel: "http://ostatus.org/schema/1.0/subscribe", template: `http://localhost:${port}/authorize_interaction?uri={uri}` }] }));
   } else if (url.pathname === "/authorize_interaction") {
     res.writeHead(200, { "content-type": "text/html; charset=utf-8" });
-    res.end(`<!doctype html><html lang="en"><title>Follow</title><main><h1>Follow ${url.searchParams.get("uri")}?</h1></main></html>`);
+    // An explicit empty icon: otherwise Chrome may fetch this server's /favicon.ico while our
+    // page (and its CSP) is still the one reporting, and count it as a violation of ours.
+    res.end(`<!doctype html><html lang="en"><title>Follow</title><link rel="icon" href="data:,"><main><h1>Follow ${url.searchParams.get("uri")}?</h1></main></html>`);
   } else {
     res.writeHead(404); res.end();
   }
