@@ -343,6 +343,11 @@ impl Config {
     }
 
     fn resolve(file: FileConfig, env: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        // A true/false setting, off unless set.
+        let flag = |name: &str, file: Option<bool>| match env(name) {
+            Some(v) => parse_bool(name, &v),
+            None => Ok(file.unwrap_or(false)),
+        };
         let public_url = env("UNDERSTORY_PUBLIC_URL")
             .or(file.public_url)
             .unwrap_or_else(|| DEFAULT_PUBLIC_URL.to_owned());
@@ -362,10 +367,7 @@ impl Config {
             }
             None => file.log_format.unwrap_or_default(),
         };
-        let allow_private_networks = match env("UNDERSTORY_ALLOW_PRIVATE_NETWORKS") {
-            Some(v) => parse_bool("UNDERSTORY_ALLOW_PRIVATE_NETWORKS", &v)?,
-            None => file.allow_private_networks.unwrap_or(false),
-        };
+        let allow_private_networks = flag("UNDERSTORY_ALLOW_PRIVATE_NETWORKS", file.allow_private_networks)?;
         let public_url = parse_public_url(&public_url)?;
         let smtp_url = env("UNDERSTORY_SMTP_URL").or(file.smtp_url).filter(|u| !u.is_empty());
         if let Some(url) = &smtp_url
@@ -389,10 +391,7 @@ impl Config {
                 "UNDERSTORY_PEERING_POLICY: {peering_policy:?} must be open, approval or closed"
             )));
         }
-        let peer_gossip = match env("UNDERSTORY_PEER_GOSSIP") {
-            Some(v) => parse_bool("UNDERSTORY_PEER_GOSSIP", &v)?,
-            None => file.peer_gossip.unwrap_or(false),
-        };
+        let peer_gossip = flag("UNDERSTORY_PEER_GOSSIP", file.peer_gossip)?;
         let peer_gossip_max = match env("UNDERSTORY_PEER_GOSSIP_MAX") {
             Some(v) => v
                 .parse()
@@ -429,10 +428,6 @@ impl Config {
         let extra_ca = match &extra_ca_file {
             Some(path) => read_ca_bundle(path)?,
             None => Vec::new(),
-        };
-        let flag = |name: &str, file: Option<bool>| match env(name) {
-            Some(v) => parse_bool(name, &v),
-            None => Ok(file.unwrap_or(false)),
         };
         let days = |name: &str, file: Option<u32>, default: u32| match env(name) {
             Some(v) => v

@@ -161,7 +161,6 @@ pub enum OrgCommand {
         #[arg(long)]
         skip_invalid: bool,
     },
-    /// Write every organisation (listed or not) to standard output.
     /// With a handle: that organisation's profile, updates and followers as JSON (for moving
     /// elsewhere, and for access requests). Without: every organisation (listed or not) in
     /// `--format`.

@@ -1,7 +1,6 @@
 //! The delivery worker: claims due deliveries, signs each at send time, sends them in order per
 //! instance (many instances at once), and records the outcome in batches.
 
-use crate::http::metrics::Delivery;
 use std::{
     collections::{HashMap, HashSet},
     sync::{Arc, Mutex},
@@ -13,6 +12,7 @@ use tokio_util::sync::CancellationToken;
 use url::Url;
 
 use crate::{
+    http::metrics::Delivery,
     httpsig::KeyPair,
     net::fetch::{PostOutcome, Signer},
     service::{self, Error, keys},

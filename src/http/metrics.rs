@@ -80,14 +80,13 @@ impl Metrics {
             .fetch_add(u64::try_from(took.as_micros()).unwrap_or(u64::MAX), Ordering::Relaxed);
     }
 
-    fn request(&self, route: &str, status: u16) {
-        let mut map = self.requests.lock().unwrap_or_else(|e| e.into_inner());
-        match map.get_mut(&(route.to_owned(), status)) {
-            Some(n) => *n += 1,
-            None => {
-                map.insert((route.to_owned(), status), 1);
-            }
-        }
+    fn request(&self, route: String, status: u16) {
+        *self
+            .requests
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .entry((route, status))
+            .or_default() += 1;
     }
 }
 
@@ -98,7 +97,7 @@ pub async fn count(State(state): State<AppState>, request: Request, next: Next) 
         .get::<MatchedPath>()
         .map_or_else(|| "unmatched".to_owned(), |m| m.as_str().to_owned());
     let response = next.run(request).await;
-    state.metrics.request(&route, response.status().as_u16());
+    state.metrics.request(route, response.status().as_u16());
     response
 }
 
@@ -126,6 +125,13 @@ pub async fn metrics(State(state): State<AppState>, request: Request) -> Respons
 
 fn family(out: &mut String, name: &str, kind: &str, help: &str) {
     let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} {kind}");
+}
+
+/// One sample per instance of a gauge labelled `instance`.
+fn per_instance(out: &mut String, name: &str, rows: &[(String, i64)]) {
+    for (domain, n) in rows {
+        let _ = writeln!(out, "{name}{{instance=\"{}\"}} {n}", label(domain));
+    }
 }
 
 /// A label value with `\`, `"` and newlines escaped.
@@ -197,26 +203,18 @@ async fn render(state: &AppState) -> Result<String, store::StoreError> {
         "gauge",
         "Deliveries not yet made, for the instances with the most.",
     );
-    for (domain, n) in &gauges.pending_by_instance {
-        let _ = writeln!(
-            out,
-            "understory_deliveries_pending_by_instance{{instance=\"{}\"}} {n}",
-            label(domain)
-        );
-    }
+    per_instance(
+        &mut out,
+        "understory_deliveries_pending_by_instance",
+        &gauges.pending_by_instance,
+    );
     family(
         &mut out,
         "understory_instance_failures",
         "gauge",
         "Consecutive failed delivery attempts of each failing instance.",
     );
-    for (domain, n) in &gauges.failing {
-        let _ = writeln!(
-            out,
-            "understory_instance_failures{{instance=\"{}\"}} {n}",
-            label(domain)
-        );
-    }
+    per_instance(&mut out, "understory_instance_failures", &gauges.failing);
     family(
         &mut out,
         "understory_instances_dead",

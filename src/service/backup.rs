@@ -73,12 +73,11 @@ pub async fn backup(state: &AppState, dir: &Path) -> anyhow::Result<Manifest> {
         .create(dir)
         .with_context(|| format!("cannot create {}", dir.display()))?;
     fs::set_permissions(dir, fs::Permissions::from_mode(0o700))?;
-    let database = if state.db.is_sqlite() {
+    let (database, file) = if state.db.is_sqlite() {
         let target = dir.join(SQLITE_FILE);
         let path = target.to_str().context("backup path must be UTF-8")?;
         state.db.backup_sqlite(path).await?;
-        fs::set_permissions(&target, fs::Permissions::from_mode(0o600))?;
-        "sqlite"
+        ("sqlite", SQLITE_FILE)
     } else {
         pg_tool(
             "pg_dump",
@@ -86,15 +85,23 @@ pub async fn backup(state: &AppState, dir: &Path) -> anyhow::Result<Manifest> {
             &["-Fc", "--no-owner", "--no-privileges", "-f"],
             &dir.join(PG_FILE),
         )?;
-        fs::set_permissions(dir.join(PG_FILE), fs::Permissions::from_mode(0o600))?;
-        "postgres"
+        ("postgres", PG_FILE)
     };
+    fs::set_permissions(dir.join(file), fs::Permissions::from_mode(0o600))?;
+    let (bytes, sha256) = hash_file(&dir.join(file))?;
+    let mut files = vec![FileEntry {
+        path: file.to_owned(),
+        bytes,
+        sha256,
+    }];
     let media = &state.config.media_dir;
     if media.exists() {
-        copy_tree(media, &dir.join(MEDIA), &|rel: &Path| rel.starts_with("cache"))?;
+        // Hashed as they are copied: each file is read once.
+        files.extend(copy_tree(media, &dir.join(MEDIA), &|rel: &Path| {
+            rel.starts_with("cache")
+        })?);
     }
-    let mut files = Vec::new();
-    list_files(dir, dir, &mut files)?;
+    files.sort_by(|a, b| a.path.cmp(&b.path));
     let manifest = Manifest {
         format: FORMAT.into(),
         version: env!("CARGO_PKG_VERSION").into(),
@@ -211,9 +218,16 @@ fn pg_tool(tool: &str, database_url: &str, args: &[&str], file: &Path) -> anyhow
 }
 
 /// Copies the files under `from` to `to` (directories 0700, files 0600), skipping paths
-/// (relative to `from`) that `skip` names.
-fn copy_tree(from: &Path, to: &Path, skip: &dyn Fn(&Path) -> bool) -> anyhow::Result<()> {
-    fn walk(root: &Path, dir: &Path, to: &Path, skip: &dyn Fn(&Path) -> bool) -> anyhow::Result<()> {
+/// (relative to `from`) that `skip` names, and returns each copied file as a manifest entry
+/// (its path relative to `to`'s parent, so `media/...`).
+fn copy_tree(from: &Path, to: &Path, skip: &dyn Fn(&Path) -> bool) -> anyhow::Result<Vec<FileEntry>> {
+    fn walk(
+        root: &Path,
+        dir: &Path,
+        to: &Path,
+        skip: &dyn Fn(&Path) -> bool,
+        out: &mut Vec<FileEntry>,
+    ) -> anyhow::Result<()> {
         for entry in fs::read_dir(dir)? {
             let entry = entry?;
             let path = entry.path();
@@ -224,66 +238,67 @@ fn copy_tree(from: &Path, to: &Path, skip: &dyn Fn(&Path) -> bool) -> anyhow::Re
             let target = to.join(rel);
             if entry.file_type()?.is_dir() {
                 fs::DirBuilder::new().recursive(true).mode(0o700).create(&target)?;
-                walk(root, &path, to, skip)?;
+                walk(root, &path, to, skip, out)?;
             } else if entry.file_type()?.is_file() {
-                let mut bytes = Vec::new();
-                fs::File::open(&path)?.read_to_end(&mut bytes)?;
-                write_private(&target, &bytes)?;
+                let mut file = create_private(&target)?;
+                let (bytes, sha256) = stream(fs::File::open(&path)?, Some(&mut file))?;
+                file.sync_all()?;
+                let top = to
+                    .file_name()
+                    .map(|n| n.to_string_lossy().into_owned())
+                    .unwrap_or_default();
+                out.push(FileEntry {
+                    path: format!("{top}/{}", rel.to_string_lossy().replace('\\', "/")),
+                    bytes,
+                    sha256,
+                });
             }
         }
         Ok(())
     }
     fs::DirBuilder::new().recursive(true).mode(0o700).create(to)?;
-    walk(from, from, to, skip)
+    let mut out = Vec::new();
+    walk(from, from, to, skip, &mut out)?;
+    Ok(out)
 }
 
-fn write_private(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
-    let mut file = fs::OpenOptions::new()
+/// A new file readable by its owner only; an existing one is refused.
+fn create_private(path: &Path) -> anyhow::Result<fs::File> {
+    fs::OpenOptions::new()
         .write(true)
         .create_new(true)
         .mode(0o600)
         .open(path)
-        .with_context(|| format!("cannot write {}", path.display()))?;
+        .with_context(|| format!("cannot write {}", path.display()))
+}
+
+fn write_private(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
+    let mut file = create_private(path)?;
     file.write_all(bytes)?;
     file.sync_all()?;
     Ok(())
 }
 
-fn list_files(root: &Path, dir: &Path, out: &mut Vec<FileEntry>) -> anyhow::Result<()> {
-    let mut entries: Vec<_> = fs::read_dir(dir)?.collect::<Result<_, _>>()?;
-    entries.sort_by_key(fs::DirEntry::path);
-    for entry in entries {
-        let path = entry.path();
-        if entry.file_type()?.is_dir() {
-            list_files(root, &path, out)?;
-        } else if path
-            .file_name()
-            .is_some_and(|n| n != MANIFEST && !n.to_string_lossy().starts_with('.'))
-        {
-            let (bytes, sha256) = hash_file(&path)?;
-            let rel = path.strip_prefix(root)?.to_string_lossy().replace('\\', "/");
-            out.push(FileEntry {
-                path: rel,
-                bytes,
-                sha256,
-            });
-        }
-    }
-    Ok(())
+fn hash_file(path: &Path) -> anyhow::Result<(u64, String)> {
+    stream(fs::File::open(path)?, None)
 }
 
-fn hash_file(path: &Path) -> anyhow::Result<(u64, String)> {
-    let mut file = fs::File::open(path)?;
+/// Reads `from` to the end in chunks, writing each to `to` if given; returns the size and the
+/// hex SHA-256 of what was read.
+fn stream(mut from: impl Read, mut to: Option<&mut fs::File>) -> anyhow::Result<(u64, String)> {
     let mut context = digest::Context::new(&digest::SHA256);
     let mut buf = vec![0u8; 1 << 16];
     let mut total = 0u64;
     loop {
-        let n = file.read(&mut buf)?;
+        let n = from.read(&mut buf)?;
         if n == 0 {
             break;
         }
         total += n as u64;
         context.update(&buf[..n]);
+        if let Some(to) = to.as_mut() {
+            to.write_all(&buf[..n])?;
+        }
     }
     Ok((total, hex::encode(context.finish())))
 }

@@ -331,17 +331,17 @@ pub async fn delete(state: &AppState, who: &Who, handle: &str) -> Result<usize> 
     store::orgs::erase(&mut tx, org.id, now).await?;
     // Peers replicating our directory drop it on `Remove` from our instance actor (they may
     // never have stored the organisation's own actor, so its Delete alone may not reach them).
-    let listed_in = org.listed_in.clone();
+    let (org_id, listed_in) = (org.id, org.listed_in.clone());
     let gone = Org {
         deleted_at: Some(now),
-        ..org.clone()
+        ..org
     };
     super::peering::announce(&mut tx, state, &listed_in, &gone).await?;
     audit::record(
         &mut tx,
         state,
         who,
-        Some(org.id),
+        Some(org_id),
         "org.delete",
         json!({"handle": handle, "deliveries": sent}),
     )
@@ -362,9 +362,11 @@ pub async fn export(state: &AppState, handle: &str) -> Result<serde_json::Value>
     loop {
         let page = store::posts::list(&state.db, org.id, before, 200).await?;
         let Some(last) = page.last().map(|p| p.id) else { break };
+        let ids: Vec<i64> = page.iter().map(|p| p.id).collect();
+        let attachments = store::media::attachments_of(&state.db, &ids).await?;
         for post in page {
-            let attachments = store::media::attachments(&state.db, post.id).await?;
-            let note = crate::protocol::note::note(&state.urls, handle, &post, &attachments, Default::default());
+            let own: Vec<_> = attachments.iter().filter(|a| a.post_id == post.id).cloned().collect();
+            let note = crate::protocol::note::note(&state.urls, handle, &post, &own, Default::default());
             updates.push(
                 json!({"id": post.id, "url": state.urls.update(handle, post.id), "text": post.source,
                 "language": post.lang, "note": note}),

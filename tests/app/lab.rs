@@ -89,16 +89,12 @@ impl Lab {
         let public_url = format!("https://{name}:{port}");
         let ca_file = self.ca_file.path().to_owned();
         let app = TestApp::spawn_configured(clock.clone(), move |config: &mut Config| {
-            let mut https = Config::for_url(&public_url, "sqlite::memory:").unwrap();
-            https.allow_private_networks = private;
+            config.public_url = public_url.parse().unwrap();
+            config.allow_private_networks = private;
             if trust {
-                https.extra_ca = understory::config::read_ca_bundle(&ca_file).unwrap();
-                https.extra_ca_file = Some(ca_file);
+                config.extra_ca = understory::config::read_ca_bundle(&ca_file).unwrap();
+                config.extra_ca_file = Some(ca_file);
             }
-            config.public_url = https.public_url;
-            config.allow_private_networks = https.allow_private_networks;
-            config.extra_ca = https.extra_ca;
-            config.extra_ca_file = https.extra_ca_file;
         })
         .await;
         let upstream: SocketAddr = app.base.replace("http://localhost", "127.0.0.1").parse().unwrap();
