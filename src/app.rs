@@ -230,7 +230,7 @@ pub fn router(state: AppState) -> Router {
         }
     });
     let mut routes = Router::new()
-        .merge(federation::router())
+        .merge(federation::router(&state))
         .merge(web::router())
         .merge(api::router())
         .route("/metrics", axum::routing::get(crate::http::metrics::metrics));

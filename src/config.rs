@@ -76,6 +76,7 @@ struct FileConfig {
     retain_deliveries_days: Option<u32>,
     retain_remote_notes_days: Option<u32>,
     log_client_addresses: Option<bool>,
+    authorized_fetch: Option<bool>,
 }
 
 /// The instance's settings, resolved from defaults, the file and the environment.
@@ -123,6 +124,9 @@ pub struct Config {
     pub retention: Retention,
     /// Put client IP addresses in request logs.
     pub log_client_addresses: bool,
+    /// ActivityPub GETs of organisations, updates and collections need a valid signature from
+    /// an unblocked domain (Mastodon's secure mode).
+    pub authorized_fetch: bool,
 }
 
 /// Retention periods, in days, applied by the pruning job.
@@ -186,6 +190,12 @@ pub const SETTINGS: &[SettingDoc] = &[
         env: "UNDERSTORY_LOG_CLIENT_ADDRESSES",
         default: "false",
         about: "Put the client's IP address in request log lines. Off, logs carry none (see docs/privacy.md).",
+    },
+    SettingDoc {
+        key: "authorized_fetch",
+        env: "UNDERSTORY_AUTHORIZED_FETCH",
+        default: "false",
+        about: "Require a valid HTTP signature from an unblocked domain on ActivityPub GETs of organisations, their updates and collections (as Mastodon's secure mode), so a domain block also stops that server reading them. The instance actor, WebFinger, NodeInfo and the HTML pages stay open (docs/FEDERATION.md).",
     },
     SettingDoc {
         key: "allow_private_networks",
@@ -455,6 +465,7 @@ impl Config {
             metrics_allow,
             retention,
             log_client_addresses: flag("UNDERSTORY_LOG_CLIENT_ADDRESSES", file.log_client_addresses)?,
+            authorized_fetch: flag("UNDERSTORY_AUTHORIZED_FETCH", file.authorized_fetch)?,
             extra_ca_file,
             extra_ca,
             trusted_proxies,
@@ -614,6 +625,7 @@ impl fmt::Debug for Config {
             .field("metrics", &self.metrics)
             .field("retention", &self.retention)
             .field("log_client_addresses", &self.log_client_addresses)
+            .field("authorized_fetch", &self.authorized_fetch)
             .finish()
     }
 }

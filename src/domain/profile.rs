@@ -32,9 +32,15 @@ pub struct Place {
     /// ISO 3166-1 alpha-2 or ISO 3166-2 code, uppercase.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub code: Option<String>,
-    /// The place's name (from the vocabulary for codes).
-    #[serde(default)]
+    /// The place's name (from the vocabulary for codes). Names stored before the vocabulary
+    /// dropped ISO 3166-2's bracketed alternatives (`Wales [Cymru GB-CYM]`) read as `Wales`.
+    #[serde(default, deserialize_with = "place_name")]
     pub name: String,
+}
+
+fn place_name<'de, D: serde::Deserializer<'de>>(d: D) -> Result<String, D::Error> {
+    let raw = <String as serde::Deserialize>::deserialize(d)?;
+    Ok(crate::domain::vocab::split_label(&raw).0.to_owned())
 }
 
 impl Place {

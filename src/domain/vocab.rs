@@ -14,6 +14,45 @@ pub struct Term {
     pub label: String,
     /// A crosswalk: SDG goals for themes (`;`-separated), IATI type for kinds.
     pub extra: String,
+    /// Other names for search, never shown as the label: ISO 3166-2 lists local-language
+    /// names in brackets (`Wales [Cymru GB-CYM]`): the label is `Wales`, `Cymru` an alias.
+    pub aliases: Vec<String>,
+}
+
+/// Splits an ISO 3166-2 style name, `Wales [Cymru GB-CYM]`, into the name people read
+/// (`Wales`), the other names (`Cymru`) and the alternative codes (`GB-CYM`). A lowercase note
+/// in the brackets (`[city]`) is dropped.
+pub fn split_label(raw: &str) -> (&str, Vec<String>, Vec<String>) {
+    let raw = raw.trim();
+    let Some(open) = raw.rfind(" [").filter(|_| raw.ends_with(']')) else {
+        return (raw, Vec::new(), Vec::new());
+    };
+    let label = raw[..open].trim();
+    let inside = &raw[open + 2..raw.len() - 1];
+    let is_code = |t: &str| {
+        t.split_once('-').is_some_and(|(a, b)| {
+            a.len() == 2
+                && a.chars().all(|c| c.is_ascii_uppercase())
+                && (1..=3).contains(&b.len())
+                && b.chars().all(|c| c.is_ascii_uppercase() || c.is_ascii_digit())
+        })
+    };
+    let codes: Vec<String> = inside
+        .split_whitespace()
+        .filter(|t| is_code(t))
+        .map(str::to_owned)
+        .collect();
+    let name = inside
+        .split_whitespace()
+        .filter(|t| !is_code(t))
+        .collect::<Vec<_>>()
+        .join(" ");
+    let aliases = if name.is_empty() || name == label || name.chars().all(|c| c.is_lowercase()) {
+        Vec::new()
+    } else {
+        vec![name]
+    };
+    (label, aliases, codes)
 }
 
 /// An ordered list of terms with lookup by code (case-insensitive).
@@ -39,17 +78,27 @@ impl Terms {
             if code.is_empty() || label.is_empty() {
                 return Err(format!("line {}: code and label are required", i + 2));
             }
+            let (label, aliases, other_codes) = split_label(label);
             let term = Term {
                 code: code.to_owned(),
                 label: label.to_owned(),
                 extra: row.get(2).unwrap_or("").trim().to_owned(),
+                aliases,
             };
-            match self.by_code.get(&code.to_ascii_lowercase()) {
-                Some(&at) => self.terms[at] = term,
+            let at = match self.by_code.get(&code.to_ascii_lowercase()) {
+                Some(&at) => {
+                    self.terms[at] = term;
+                    at
+                }
                 None => {
                     self.by_code.insert(code.to_ascii_lowercase(), self.terms.len());
                     self.terms.push(term);
+                    self.terms.len() - 1
                 }
+            };
+            // An alternative code (GB-CYM for Wales) finds the same term, unless it is a term of its own.
+            for other in other_codes {
+                self.by_code.entry(other.to_ascii_lowercase()).or_insert(at);
             }
         }
         Ok(())
@@ -161,6 +210,18 @@ mod tests {
             assert!(v.kinds.get(kind).is_some(), "{kind}");
         }
         assert_eq!(v.places.get("GB").unwrap().label, "United Kingdom");
+        let wales = v.places.get("GB-WLS").unwrap();
+        assert_eq!(
+            (wales.label.as_str(), wales.aliases.clone()),
+            ("Wales", vec!["Cymru".to_owned()])
+        );
+        assert_eq!(v.places.get("gb-cym").unwrap().code, "GB-WLS");
+        assert_eq!(v.places.get("YE-SA").unwrap().aliases, Vec::<String>::new());
+        assert_eq!(v.places.get("SE-AB").unwrap().label, "Stockholms län");
+        assert!(
+            v.places.all().iter().all(|t| !t.label.contains('[')),
+            "no bracketed label is left"
+        );
         assert!(v.places.get("GB-MAN").is_some());
         assert!(v.places.all().len() > 5000);
     }

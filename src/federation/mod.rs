@@ -19,8 +19,23 @@ use crate::state::AppState;
 /// Largest ActivityPub or JSON body accepted.
 pub const MAX_BODY_BYTES: usize = 1024 * 1024;
 
-/// The federation routes.
-pub fn router() -> Router<AppState> {
+/// The federation routes. With `authorized_fetch` set, the organisations' ActivityPub documents
+/// answer only signed GETs ([`signature::authorized_fetch`]).
+pub fn router(state: &AppState) -> Router<AppState> {
+    let mut documents = Router::new()
+        .route("/orgs/{handle}", get(actors::org))
+        .route("/orgs/{handle}/outbox", get(actors::outbox))
+        .route("/orgs/{handle}/followers", get(actors::followers))
+        .route("/orgs/{handle}/following", get(actors::following))
+        .route("/orgs/{handle}/featured", get(actors::featured))
+        .route("/orgs/{handle}/tags", get(actors::featured_tags))
+        .route("/orgs/{handle}/updates/{id}", get(actors::update));
+    if state.config.authorized_fetch {
+        documents = documents.route_layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            signature::authorized_fetch,
+        ));
+    }
     let inbox_routes = Router::new()
         .route("/inbox", post(inbox::receive))
         .route("/actor/inbox", post(inbox::receive))
@@ -39,12 +54,6 @@ pub fn router() -> Router<AppState> {
         .route("/actor", get(actors::instance_actor))
         .route("/actor/directory", get(peering::directory))
         .route("/api/understory/v1/peers", get(peering::list))
-        .route("/orgs/{handle}", get(actors::org))
-        .route("/orgs/{handle}/outbox", get(actors::outbox))
-        .route("/orgs/{handle}/followers", get(actors::followers))
-        .route("/orgs/{handle}/following", get(actors::following))
-        .route("/orgs/{handle}/featured", get(actors::featured))
-        .route("/orgs/{handle}/tags", get(actors::featured_tags))
-        .route("/orgs/{handle}/updates/{id}", get(actors::update))
+        .merge(documents)
         .merge(inbox_routes)
 }

@@ -96,6 +96,102 @@ impl PublicKey {
             .verify(message, sig)
             .is_ok()
     }
+
+    /// Whether `sig` is a valid RSASSA-PSS SHA-512 signature of `message` (RFC 9421
+    /// `rsa-pss-sha512`).
+    pub fn verify_pss_sha512(&self, message: &[u8], sig: &[u8]) -> bool {
+        signature::UnparsedPublicKey::new(&signature::RSA_PSS_2048_8192_SHA512, &self.der)
+            .verify(message, sig)
+            .is_ok()
+    }
+}
+
+/// An RSA public key from a FEP-521a `publicKeyMultibase` (base58btc `z...` of the multicodec
+/// `rsa-pub` prefix and a PKCS#1 `RSAPublicKey`), as `RSA PUBLIC KEY` PEM. `None` for other
+/// encodings and key kinds (Ed25519 keys are not used for HTTP signatures here).
+pub fn rsa_pem_from_multibase(multibase: &str) -> Option<String> {
+    // The multicodec code 0x1205 as an unsigned varint.
+    const RSA_PUB: [u8; 2] = [0x85, 0x24];
+    let bytes = base58btc_decode(multibase.strip_prefix('z')?)?;
+    let der = bytes.strip_prefix(&RSA_PUB[..])?;
+    (!der.is_empty()).then(|| pem_encode(der, "RSA PUBLIC KEY"))
+}
+
+/// Decodes base58 with the Bitcoin alphabet; `None` on any other character or above 16 KiB.
+fn base58btc_decode(text: &str) -> Option<Vec<u8>> {
+    const ALPHABET: &[u8] = b"123456789ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz";
+    if text.len() > 16 * 1024 {
+        return None;
+    }
+    let mut out: Vec<u8> = Vec::with_capacity(text.len());
+    for c in text.bytes() {
+        let mut carry = ALPHABET.iter().position(|&a| a == c)? as u32;
+        for byte in out.iter_mut().rev() {
+            carry += u32::from(*byte) * 58;
+            *byte = (carry & 0xff) as u8;
+            carry >>= 8;
+        }
+        while carry > 0 {
+            out.insert(0, (carry & 0xff) as u8);
+            carry >>= 8;
+        }
+    }
+    let zeros = text.bytes().take_while(|&c| c == b'1').count();
+    let mut result = vec![0; zeros];
+    result.extend(out.into_iter().skip_while(|&b| b == 0));
+    Some(result)
+}
+
+/// Encodes base58 with the Bitcoin alphabet (the inverse of [`base58btc_decode`], for tests
+/// and peers that publish Multikeys).
+pub fn base58btc_encode(bytes: &[u8]) -> String {
+    const ALPHABET: &[u8] = b"123456789ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz";
+    let mut digits: Vec<u8> = Vec::new();
+    for &byte in bytes {
+        let mut carry = u32::from(byte);
+        for d in digits.iter_mut() {
+            carry += u32::from(*d) << 8;
+            *d = (carry % 58) as u8;
+            carry /= 58;
+        }
+        while carry > 0 {
+            digits.push((carry % 58) as u8);
+            carry /= 58;
+        }
+    }
+    let zeros = bytes.iter().take_while(|&&b| b == 0).count();
+    let mut out = "1".repeat(zeros);
+    out.extend(digits.iter().rev().map(|&d| ALPHABET[d as usize] as char));
+    out
+}
+
+/// The PKCS#1 `RSAPublicKey` inside an SPKI PEM, as a FEP-521a `publicKeyMultibase`.
+pub fn multibase_from_spki_pem(pem: &str) -> Result<String, KeyError> {
+    let der = pem_decode(pem, "PUBLIC KEY")?;
+    // SPKI for RSA: SEQUENCE { AlgorithmIdentifier (15 bytes), BIT STRING { 0x00, RSAPublicKey } }.
+    let (_, inner) = der_element(&der).ok_or(KeyError::Pem)?;
+    let (rest, _) = der_skip(inner).ok_or(KeyError::Pem)?;
+    let (_, bits) = der_element(rest).ok_or(KeyError::Pem)?;
+    let pkcs1 = bits.get(1..).ok_or(KeyError::Pem)?;
+    let mut bytes = vec![0x85, 0x24];
+    bytes.extend_from_slice(pkcs1);
+    Ok(format!("z{}", base58btc_encode(&bytes)))
+}
+
+/// The contents of the DER element at the start of `der`, and what follows it.
+fn der_element(der: &[u8]) -> Option<(&[u8], &[u8])> {
+    let (header, len) = match *der.get(1)? {
+        l if l < 0x80 => (2, l as usize),
+        0x81 => (3, *der.get(2)? as usize),
+        0x82 => (4, (*der.get(2)? as usize) << 8 | *der.get(3)? as usize),
+        _ => return None,
+    };
+    let body = der.get(header..header + len)?;
+    Some((der.get(header + len..)?, body))
+}
+
+fn der_skip(der: &[u8]) -> Option<(&[u8], ())> {
+    der_element(der).map(|(rest, _)| (rest, ()))
 }
 
 fn pem_encode(der: &[u8], label: &str) -> String {
@@ -131,6 +227,24 @@ mod tests {
         let public = PublicKey::from_pem(key.public_pem()).unwrap();
         assert!(public.verify(b"hello", &sig));
         assert!(!public.verify(b"hellO", &sig));
+    }
+
+    #[test]
+    fn multikeys_carry_rsa_keys_both_ways() {
+        let key = KeyPair::generate().unwrap();
+        let multibase = multibase_from_spki_pem(key.public_pem()).unwrap();
+        assert!(multibase.starts_with("z"));
+        let pem = rsa_pem_from_multibase(&multibase).unwrap();
+        let public = PublicKey::from_pem(&pem).unwrap();
+        assert!(public.verify(b"hello", &key.sign(b"hello").unwrap()));
+        // An Ed25519 Multikey (prefix 0xed01), and text that is not base58, are not RSA keys.
+        assert_eq!(
+            rsa_pem_from_multibase("z6MkrJVnaZkeFzdQyMZu1cgjg7k1pZZ6pvBQ7XJPt4swbTQ2"),
+            None
+        );
+        assert_eq!(rsa_pem_from_multibase("z0OIl"), None);
+        assert_eq!(base58btc_decode("1112"), Some(vec![0, 0, 0, 1]));
+        assert_eq!(base58btc_encode(&[0, 0, 0, 1]), "1112");
     }
 
     #[test]

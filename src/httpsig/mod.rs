@@ -5,6 +5,7 @@
 //! crate (DESIGN.md section 2).
 
 pub mod keys;
+pub mod rfc9421;
 pub mod sign;
 pub mod verify;
 
@@ -26,4 +27,14 @@ pub fn http_date(ms: i64) -> String {
         .unwrap_or_default()
         .format("%a, %d %b %Y %H:%M:%S GMT")
         .to_string()
+}
+
+/// A header map from pairs, for the signature tests.
+#[cfg(test)]
+pub(crate) fn headers_of(pairs: &[(&'static str, String)]) -> http::HeaderMap {
+    let mut map = http::HeaderMap::new();
+    for (k, v) in pairs {
+        map.append(*k, v.parse().unwrap());
+    }
+    map
 }

@@ -268,16 +268,9 @@ pub fn check_digest(headers: &HeaderMap, body: &[u8]) -> Result<(), VerifyError>
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::httpsig::headers_of;
     use crate::httpsig::{KeyPair, sign_post};
     use url::Url;
-
-    fn headers_of(pairs: &[(&'static str, String)]) -> HeaderMap {
-        let mut map = HeaderMap::new();
-        for (k, v) in pairs {
-            map.append(*k, v.parse().unwrap());
-        }
-        map
-    }
 
     #[test]
     fn a_signed_post_verifies_and_a_tampered_one_does_not() {

@@ -114,9 +114,90 @@ fn same_origin(a: &Url, b: &str) -> bool {
     Url::parse(b).is_ok_and(|b| a.scheme() == b.scheme() && a.host_str() == b.host_str() && a.port() == b.port())
 }
 
+/// Which of an actor's keys to keep when parsing its document.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum KeyChoice<'a> {
+    /// The first usable key (an actor fetched by its id).
+    First,
+    /// The key with this id, or the document is refused (a signature names it).
+    Exactly(&'a str),
+    /// The key with this id if the document still lists it, else the first (an actor's
+    /// `Update` of itself, signed with this key).
+    Prefer(&'a str),
+}
+
+/// A public key an actor document lists.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ListedKey {
+    /// The key's id (`publicKey.id`, a Multikey's `id`).
+    pub id: String,
+    /// `owner` or `controller`; the actor when absent.
+    pub owner: String,
+    /// The key as PEM (SPKI, or PKCS#1 for a Multikey).
+    pub pem: String,
+}
+
+/// The RSA keys an actor document lists, in the forms in use: `publicKey` as one object
+/// (Mastodon, GoToSocial, Misskey, ...) or an array of them, and FEP-521a `assertionMethod`
+/// Multikeys that carry RSA keys. Keys of other kinds (Ed25519) are skipped: HTTP signatures
+/// from them are not accepted.
+pub fn listed_keys(doc: &Value, actor_id: &str) -> Vec<ListedKey> {
+    let items = |v: Option<&Value>| -> Vec<Value> {
+        match v {
+            Some(Value::Array(items)) => items.clone(),
+            Some(v @ Value::Object(_)) => vec![v.clone()],
+            _ => Vec::new(),
+        }
+    };
+    let mut keys = Vec::new();
+    for key in items(doc.get("publicKey")) {
+        let (Some(id), Some(pem)) = (
+            key.get("id").and_then(Value::as_str),
+            key.get("publicKeyPem").and_then(Value::as_str),
+        ) else {
+            continue;
+        };
+        let owner = key.get("owner").and_then(Value::as_str).unwrap_or(actor_id);
+        keys.push(ListedKey {
+            id: id.to_owned(),
+            owner: owner.to_owned(),
+            pem: pem.to_owned(),
+        });
+    }
+    for key in items(doc.get("assertionMethod")) {
+        let (Some(id), Some(multibase)) = (
+            key.get("id").and_then(Value::as_str),
+            key.get("publicKeyMultibase").and_then(Value::as_str),
+        ) else {
+            continue;
+        };
+        let Some(pem) = crate::httpsig::keys::rsa_pem_from_multibase(multibase) else {
+            continue;
+        };
+        let owner = key.get("controller").and_then(Value::as_str).unwrap_or(actor_id);
+        keys.push(ListedKey {
+            id: id.to_owned(),
+            owner: owner.to_owned(),
+            pem,
+        });
+    }
+    keys
+}
+
 /// Parses a fetched actor document. `fetched_from` is the final URL it came from: the `id` must
 /// equal it (no redirect to another actor), and inbox, shared inbox and key must share its origin.
 pub fn parse_remote_actor(doc: &Value, fetched_from: &Url, now_ms: i64) -> Result<RemoteActor, ActorError> {
+    parse_remote_actor_keyed(doc, fetched_from, now_ms, KeyChoice::First)
+}
+
+/// [`parse_remote_actor`], keeping the key `choice` names. A key counts only when it is the
+/// actor's own: listed in this document with the actor as owner (or controller).
+pub fn parse_remote_actor_keyed(
+    doc: &Value,
+    fetched_from: &Url,
+    now_ms: i64,
+    choice: KeyChoice<'_>,
+) -> Result<RemoteActor, ActorError> {
     let err = |m: &str| ActorError(m.to_owned());
     let id = doc.get("id").and_then(Value::as_str).ok_or_else(|| err("no id"))?;
     let id_url = Url::parse(id).map_err(|_| err("id is not a URL"))?;
@@ -139,23 +220,39 @@ pub fn parse_remote_actor(doc: &Value, fetched_from: &Url, now_ms: i64) -> Resul
         .and_then(Value::as_str)
         .ok_or_else(|| err("no inbox"))?;
     let shared_inbox = doc.pointer("/endpoints/sharedInbox").and_then(Value::as_str);
-    let key = match doc.get("publicKey") {
-        Some(Value::Array(keys)) => keys.first(),
-        other => other,
+    let keys = listed_keys(doc, id);
+    if keys.is_empty() {
+        return Err(err("no publicKey"));
     }
-    .ok_or_else(|| err("no publicKey"))?;
-    let key_id = key
-        .get("id")
-        .and_then(Value::as_str)
-        .ok_or_else(|| err("no publicKey.id"))?;
-    let owner = key.get("owner").and_then(Value::as_str).unwrap_or(id);
-    let pem = key
-        .get("publicKeyPem")
-        .and_then(Value::as_str)
-        .ok_or_else(|| err("no publicKeyPem"))?;
-    if owner != id {
-        return Err(err("publicKey.owner is not the actor"));
-    }
+    let own = |k: &&ListedKey| k.owner == id;
+    let key = match choice {
+        KeyChoice::First => keys
+            .iter()
+            .find(own)
+            .ok_or_else(|| err("publicKey.owner is not the actor"))?,
+        KeyChoice::Exactly(key_id) => match keys.iter().find(|k| k.id == key_id) {
+            Some(k) if k.owner == id => k,
+            Some(_) => return Err(ActorError(format!("key {key_id} is owned by another actor than {id}"))),
+            // Mastodon's legacy form: the key id is the actor id itself.
+            None if key_id == id && keys.len() == 1 && own(&&keys[0]) => &keys[0],
+            None => {
+                return Err(ActorError(format!(
+                    "key {key_id} is not in the actor's own document {id}"
+                )));
+            }
+        },
+        KeyChoice::Prefer(key_id) => keys
+            .iter()
+            .filter(own)
+            .find(|k| k.id == key_id)
+            .or_else(|| keys.iter().find(own))
+            .ok_or_else(|| err("publicKey.owner is not the actor"))?,
+    };
+    let key_id = match choice {
+        KeyChoice::Exactly(k) if k == id => id,
+        _ => key.id.as_str(),
+    };
+    let pem = key.pem.as_str();
     for (name, url) in [
         ("inbox", Some(inbox)),
         ("sharedInbox", shared_inbox),

@@ -62,3 +62,13 @@ pub fn type_of(value: &Value) -> Option<&str> {
         _ => None,
     }
 }
+
+/// The values of a property that may hold one value or an array (`tag`, `attachment`, `to`):
+/// GoToSocial and Pixelfed send a single `Mention` as an object, not an array of one.
+pub fn items(value: Option<&Value>) -> Vec<&Value> {
+    match value {
+        Some(Value::Array(items)) => items.iter().collect(),
+        Some(Value::Null) | None => Vec::new(),
+        Some(one) => vec![one],
+    }
+}

@@ -83,13 +83,9 @@ pub struct RemoteAttachment {
 
 /// The first four attachments of a remote note with an http(s) URL.
 pub fn remote_attachments(object: &Value) -> Vec<RemoteAttachment> {
-    let items = match object.get("attachment") {
-        Some(Value::Array(items)) => items.clone(),
-        Some(one @ Value::Object(_)) => vec![one.clone()],
-        _ => Vec::new(),
-    };
-    items
-        .iter()
+    super::items(object.get("attachment"))
+        .into_iter()
+        .filter(|item| item.is_object())
         .filter_map(|item| {
             let url = super::actor::picture_url(Some(item))?;
             let media_type = item.get("mediaType").and_then(Value::as_str).unwrap_or("");

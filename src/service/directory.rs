@@ -91,6 +91,14 @@ fn entry_of(profile: &Profile, vocab: &Vocab, base: Entry) -> Entry {
             .map(|c| vocab.communities.label(c).to_owned()),
     );
     terms.extend(profile.places.iter().map(|p| p.name.clone()));
+    // Other names of a coded place (Cymru for Wales) find it too; they are never shown.
+    terms.extend(
+        profile
+            .places
+            .iter()
+            .filter_map(|p| vocab.places.get(p.code.as_deref()?))
+            .flat_map(|t| t.aliases.iter().cloned()),
+    );
     Entry {
         sort_name: base.name.to_lowercase(),
         kinds: join(&profile.kinds),

@@ -9,7 +9,10 @@ use super::{Error, Result, follows};
 use crate::{
     config::authority_of,
     domain::{html, media::Purpose},
-    protocol::{actor::parse_remote_actor, id_of, type_of},
+    protocol::{
+        actor::{KeyChoice, parse_remote_actor_keyed},
+        id_of, type_of,
+    },
     state::AppState,
     store::{self, Tx, actors::RemoteActor},
 };
@@ -18,6 +21,9 @@ use crate::{
 const IGNORED: [&str; 6] = ["Add", "Remove", "Block", "EmojiReact", "View", "Read"];
 /// Object types stored as remote notes.
 const NOTE_TYPES: [&str; 4] = ["Note", "Article", "Question", "Page"];
+/// Object types shown as their name linked to their page, then their text (as Mastodon converts
+/// them): PeerTube's `Video`, Mobilizon's `Event`, and pictures and sound.
+const CONVERTED_TYPES: [&str; 4] = ["Video", "Event", "Audio", "Image"];
 
 /// What became of an activity.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -249,10 +255,14 @@ fn own_object<'a>(object: &'a Value, signer: &RemoteActor) -> Result<&'a str> {
 
 async fn on_create(tx: &mut Tx, state: &AppState, object: &Value, signer: &RemoteActor) -> Result<Outcome> {
     let id = own_object(object, signer)?;
-    if !type_of(object).is_some_and(|t| NOTE_TYPES.contains(&t)) {
+    let kind = type_of(object).unwrap_or("");
+    let content = if NOTE_TYPES.contains(&kind) {
+        html::sanitize(object.get("content").and_then(Value::as_str).unwrap_or(""))
+    } else if CONVERTED_TYPES.contains(&kind) {
+        converted_content(object, id)
+    } else {
         return Ok(Outcome::Ignored);
-    }
-    let content = html::sanitize(object.get("content").and_then(Value::as_str).unwrap_or(""));
+    };
     let published = object
         .get("published")
         .and_then(Value::as_str)
@@ -300,6 +310,31 @@ async fn on_create(tx: &mut Tx, state: &AppState, object: &Value, signer: &Remot
     Ok(Outcome::Processed)
 }
 
+/// The text of a converted type: its name, linked to its page (`url`, else its id), then its
+/// content or summary, sanitised.
+fn converted_content(object: &Value, id: &str) -> String {
+    let name = object.get("name").and_then(Value::as_str).unwrap_or("");
+    let url = crate::protocol::items(object.get("url"))
+        .into_iter()
+        .find_map(|u| match u {
+            Value::String(s) => Some(s.as_str()),
+            link => (link
+                .get("mediaType")
+                .and_then(Value::as_str)
+                .is_none_or(|m| m == "text/html"))
+            .then(|| link.get("href").and_then(Value::as_str))
+            .flatten(),
+        })
+        .unwrap_or(id);
+    let text = ["content", "summary"]
+        .iter()
+        .find_map(|k| object.get(*k).and_then(Value::as_str).filter(|t| !t.is_empty()))
+        .unwrap_or("");
+    let title = crate::domain::text::escape_html(&html::plain_name(name));
+    let link = crate::domain::text::escape_html(url);
+    html::sanitize(&format!("<p><a href=\"{link}\">{title}</a></p>{text}"))
+}
+
 /// Which organisation a note concerns: a reply to its update, a mention of it, or a post by an
 /// actor it follows.
 async fn relevance(
@@ -316,8 +351,7 @@ async fn relevance(
         let (org, _) = super::posts::live_post(state, handle, post_id).await?;
         return Ok(Some((org.id, "reply", Some(post_id))));
     }
-    let tags = object.get("tag").and_then(Value::as_array).cloned().unwrap_or_default();
-    for tag in &tags {
+    for tag in crate::protocol::items(object.get("tag")) {
         if type_of(tag) != Some("Mention") {
             continue;
         }
@@ -339,8 +373,8 @@ async fn relevance(
 async fn on_update(tx: &mut Tx, state: &AppState, object: &Value, signer: &RemoteActor) -> Result<Outcome> {
     if id_of(object) == Some(signer.ap_id.as_str()) {
         let url = Url::parse(&signer.ap_id).map_err(|_| Error::Invalid("bad actor id".into()))?;
-        let mut actor =
-            parse_remote_actor(object, &url, state.clock.now_ms()).map_err(|e| Error::Invalid(e.to_string()))?;
+        let mut actor = parse_remote_actor_keyed(object, &url, state.clock.now_ms(), KeyChoice::Prefer(&signer.key_id))
+            .map_err(|e| Error::Invalid(e.to_string()))?;
         actor.id = signer.id;
         store::actors::upsert(tx, &actor).await?;
         super::media::register_actor(tx, state, &actor).await?;

@@ -5,9 +5,10 @@ use url::Url;
 
 use super::{Error, Result, keys};
 use crate::{
+    config::authority_of,
     net::fetch::Signer,
-    protocol::actor::{ACTOR_TYPES, key_owner, parse_remote_actor},
-    protocol::type_of,
+    protocol::actor::{ACTOR_TYPES, KeyChoice, parse_remote_actor_keyed},
+    protocol::{id_of, type_of},
     state::AppState,
     store::{self, actors::RemoteActor},
 };
@@ -28,15 +29,23 @@ pub async fn fetch_signed(state: &AppState, url: &Url) -> Result<(Url, Value)> {
 
 /// Fetches an actor by id, checks it and stores it.
 pub async fn fetch_actor(state: &AppState, url: &Url) -> Result<RemoteActor> {
+    fetch_actor_keyed(state, url, KeyChoice::First).await
+}
+
+async fn fetch_actor_keyed(state: &AppState, url: &Url, choice: KeyChoice<'_>) -> Result<RemoteActor> {
     if state.urls.is_local(url.as_str()) {
         return Err(Error::Invalid(format!("{url} is a local URL, not a remote actor")));
     }
     let (final_url, doc) = fetch_signed(state, url).await?;
-    store_actor(state, &doc, &final_url).await
+    store_actor(state, &doc, &final_url, choice).await
 }
 
-async fn store_actor(state: &AppState, doc: &Value, from: &Url) -> Result<RemoteActor> {
-    let mut actor = parse_remote_actor(doc, from, state.clock.now_ms()).map_err(|e| Error::Invalid(e.to_string()))?;
+/// Parses and checks before anything is written: a refused document stores nothing.
+async fn store_actor(state: &AppState, doc: &Value, from: &Url, choice: KeyChoice<'_>) -> Result<RemoteActor> {
+    let mut actor = parse_remote_actor_keyed(doc, from, state.clock.now_ms(), choice).map_err(|e| match choice {
+        KeyChoice::Exactly(_) => Error::Unauthorized(e.to_string()),
+        _ => Error::Invalid(e.to_string()),
+    })?;
     let mut tx = state.db.begin().await?;
     actor.id = store::actors::upsert(&mut tx, &actor).await?;
     super::media::register_actor(&mut tx, state, &actor).await?;
@@ -60,32 +69,66 @@ pub async fn actor(state: &AppState, ap_id: &str) -> Result<RemoteActor> {
 }
 
 /// The actor that owns `key_id`: stored, or (when `refetch` is set or it is unknown) fetched
-/// through the key id. The key must belong to the actor document it names.
+/// through the key id, in every form in use (docs/FEDERATION.md, "Signing keys"):
+///
+/// - a fragment of the actor (`.../users/a#main-key`: Mastodon, Misskey, Pleroma, Lemmy, ...),
+///   or the actor id itself: the document at the URL is the actor;
+/// - a path (`.../users/a/main-key`: GoToSocial) whose document is a stub actor, or a bare
+///   `Key`/`CryptographicKey`/`Multikey` naming its `owner` or `controller`: the owner is then
+///   fetched in full.
+///
+/// Either way the key must be listed in the owner's own document with the owner as its owner,
+/// and the owner must be on the key's host. A refusal stores nothing.
 pub async fn actor_for_key(state: &AppState, key_id: &str, refetch: bool) -> Result<RemoteActor> {
     if !refetch && let Some(actor) = store::actors::find_by_key_id(&state.db, key_id).await? {
         return Ok(actor);
     }
-    let mut url = Url::parse(key_id).map_err(|_| Error::Unauthorized(format!("keyId {key_id:?} is not a URL")))?;
+    let key_url = Url::parse(key_id).map_err(|_| Error::Unauthorized(format!("keyId {key_id:?} is not a URL")))?;
+    let mut url = key_url.clone();
     url.set_fragment(None);
     if state.urls.is_local(url.as_str()) {
         return Err(Error::Unauthorized("keyId names a local key".into()));
     }
     let (final_url, doc) = fetch_signed(state, &url).await?;
-    let actor = if type_of(&doc).is_some_and(|t| ACTOR_TYPES.contains(&t)) {
-        store_actor(state, &doc, &final_url).await?
-    } else {
-        let owner = key_owner(&doc).ok_or_else(|| Error::Unauthorized("key document names no owner".into()))?;
-        let owner = Url::parse(owner).map_err(|_| Error::Unauthorized("key owner is not a URL".into()))?;
-        fetch_actor(state, &owner).await?
+    let choice = KeyChoice::Exactly(key_id);
+    let owner = match key_document_owner(&doc, &final_url)? {
+        // The document at the key's URL is the actor itself.
+        None => return store_actor(state, &doc, &final_url, choice).await,
+        Some(owner) => owner,
     };
-    if actor.key_id != key_id {
+    let owner = Url::parse(owner).map_err(|_| Error::Unauthorized(format!("key owner {owner:?} is not a URL")))?;
+    if authority_of(&owner) != authority_of(&key_url) || owner.scheme() != key_url.scheme() {
         return Err(Error::Unauthorized(format!(
-            "key {key_id} is not the key of {}",
-            actor.ap_id
+            "key {key_id} names an owner on another host: {owner}"
         )));
     }
-    Ok(actor)
+    fetch_actor_keyed(state, &owner, choice).await
 }
+
+/// What the document at a key's URL says of the key's owner: `None` when it is the actor
+/// itself, the owner's id for a stub actor or a key document.
+fn key_document_owner<'d>(doc: &'d Value, fetched_from: &Url) -> Result<Option<&'d str>> {
+    let id = id_of(doc).ok_or_else(|| Error::Unauthorized("key document has no id".into()))?;
+    let kind = type_of(doc).unwrap_or("");
+    if ACTOR_TYPES.contains(&kind) {
+        let same = Url::parse(id).is_ok_and(|u| u.as_str() == fetched_from.as_str()) || id == fetched_from.as_str();
+        return Ok((!same).then_some(id));
+    }
+    if KEY_TYPES.contains(&kind) || kind.is_empty() {
+        return doc
+            .get("owner")
+            .or_else(|| doc.get("controller"))
+            .and_then(id_of)
+            .map(Some)
+            .ok_or_else(|| Error::Unauthorized("key document names no owner".into()));
+    }
+    Err(Error::Unauthorized(format!(
+        "key document is a {kind:?}, neither an actor nor a key"
+    )))
+}
+
+/// Types a bare key document may have.
+const KEY_TYPES: [&str; 3] = ["Key", "CryptographicKey", "Multikey"];
 
 /// Resolves `user@domain`, `@user@domain`, `acct:user@domain` or an actor URL.
 pub async fn resolve(state: &AppState, query: &str) -> Result<RemoteActor> {

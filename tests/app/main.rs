@@ -22,3 +22,4 @@ mod snapshots;
 mod storage;
 mod web_signin;
 mod xss;
+mod zoo;
