@@ -9,7 +9,7 @@ use url::Url;
 use crate::{
     domain::{html, vocab::Vocab},
     federation::{inbox::oversized_array, webfinger::parse_resource},
-    httpsig::SignatureHeader,
+    httpsig::{SignatureHeader, rfc9421},
     protocol::{actor, id_of, note, profile, type_of},
 };
 
@@ -25,6 +25,9 @@ pub fn activity(data: &[u8]) {
     let _ = (id_of(&doc), type_of(&doc), actor::key_owner(&doc));
     if let Some(id) = id_of(&doc).and_then(|id| Url::parse(id).ok()) {
         let _ = actor::parse_remote_actor(&doc, &id, 0);
+        for key in actor::listed_keys(&doc, id.as_str()) {
+            let _ = actor::parse_remote_actor_keyed(&doc, &id, 0, actor::KeyChoice::Exactly(&key.id));
+        }
     }
     let _ = profile::parse_remote(&doc, vocab());
     let object = doc.get("object").unwrap_or(&doc);
@@ -39,13 +42,35 @@ fn vocab() -> &'static Vocab {
     VOCAB.get_or_init(Vocab::builtin)
 }
 
-/// A `Signature` header value.
+/// A `Signature` header value (draft-cavage); read also as RFC 9421 `Signature-Input` (the
+/// first line) and `Signature` (the rest), and as a FEP-521a `publicKeyMultibase`.
 pub fn signature_header(data: &[u8]) {
-    if let Ok(text) = std::str::from_utf8(data)
-        && let Ok(header) = SignatureHeader::parse(text)
-    {
+    let Ok(text) = std::str::from_utf8(data) else {
+        return;
+    };
+    if let Ok(header) = SignatureHeader::parse(text) {
         let _ = header.check_strength(true);
     }
+    let (input, signature) = text.split_once('\n').unwrap_or((text, "sig1=:AAAA:"));
+    let mut headers = http::HeaderMap::new();
+    if let (Ok(i), Ok(s)) = (input.parse(), signature.parse()) {
+        headers.insert("signature-input", i);
+        headers.insert("signature", s);
+        if let Ok(sig) = rfc9421::MessageSignature::from_headers(&headers) {
+            let _ = sig.check_strength(true);
+            let parts = rfc9421::MessageParts {
+                method: "POST",
+                scheme: "https",
+                authority: "example.org",
+                path: "/inbox",
+                query: Some("a=b"),
+                headers: &headers,
+            };
+            let _ = sig.signature_base(&parts);
+        }
+        let _ = rfc9421::check_content_digest(&headers, data);
+    }
+    let _ = crate::httpsig::keys::rsa_pem_from_multibase(text);
 }
 
 /// A WebFinger `resource` parameter.

@@ -64,6 +64,16 @@ pub fn org_actor(urls: &Urls, org: &Org, public_key_pem: &str, vocab: &Vocab) ->
                 );
             }
         }
+        // Mastodon shows the organisation as the author of articles on its website that name it
+        // in `<meta name="fediverse:creator">` (docs/FEDERATION.md).
+        if let Some(host) = profile
+            .website
+            .as_deref()
+            .and_then(|w| Url::parse(w).ok())
+            .and_then(|u| u.host_str().map(str::to_owned))
+        {
+            map.insert("attributionDomains".into(), json!([host]));
+        }
         if let Some(target) = &org.moved_to {
             map.insert("movedTo".into(), json!(target));
         }

@@ -38,6 +38,7 @@ pub fn context() -> Value {
             "featuredTags": {"@id": "toot:featuredTags", "@type": "@id"},
             "discoverable": "toot:discoverable",
             "indexable": "toot:indexable",
+            "attributionDomains": {"@id": "toot:attributionDomains", "@container": "@set"},
             "schema": "http://schema.org#",
             "PropertyValue": "schema:PropertyValue",
             "value": "schema:value"

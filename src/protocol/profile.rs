@@ -5,7 +5,7 @@ use serde_json::{Map, Value, json};
 
 use super::Urls;
 use crate::domain::{
-    profile::{Place, Profile, is_hashtag, is_org_id},
+    profile::{Profile, is_hashtag, is_org_id},
     text::escape_html,
     vocab::Vocab,
 };
@@ -14,6 +14,11 @@ use crate::domain::{
 pub const NS: &str = "https://w3id.org/understory/ns#";
 /// Most profile fields emitted (GoToSocial shows six; Mastodon shows all it keeps).
 pub const MAX_FIELDS: usize = 6;
+/// Longest field name or value Mastodon keeps (`Account::Field`), in characters.
+pub const MAX_FIELD_CHARS: usize = 2047;
+/// Longest bio text Misskey keeps (`summaryLength`), in characters: hashtags that would pass it
+/// are left out of the bio (they stay in `tag` and the Themes field).
+pub const MAX_BIO_CHARS: usize = 2048;
 /// Most featured hashtags (Mastodon's `FeaturedTag::LIMIT`).
 pub const MAX_FEATURED_TAGS: usize = 10;
 
@@ -69,24 +74,43 @@ fn tag_link(urls: &Urls, theme: &str) -> String {
     )
 }
 
-fn place_text(p: &Place) -> String {
-    match (&p.code, p.country()) {
-        (Some(code), Some(country)) if code != country => format!("{} ({country})", p.name),
-        _ => p.name.clone(),
-    }
-}
-
 /// The bio: the summary, then the theme hashtags (the only text Mastodon search indexes).
 pub fn bio(urls: &Urls, summary: &str, profile: &Profile) -> String {
     let mut html = String::new();
     if !summary.is_empty() {
         html.push_str(&format!("<p>{}</p>", escape_html(summary).replace('\n', "<br>")));
     }
-    if !profile.themes.is_empty() {
-        let tags: Vec<String> = profile.themes.iter().map(|t| tag_link(urls, t)).collect();
+    let mut visible = summary.chars().count();
+    let mut tags = Vec::new();
+    for theme in &profile.themes {
+        // `#theme` and a space.
+        visible += theme.chars().count() + 2;
+        if visible > MAX_BIO_CHARS {
+            break;
+        }
+        tags.push(tag_link(urls, theme));
+    }
+    if !tags.is_empty() {
         html.push_str(&format!("<p>{}</p>", tags.join(" ")));
     }
     html
+}
+
+/// Joins `parts` with `sep` while the result stays within [`MAX_FIELD_CHARS`]: Mastodon would
+/// cut a longer value, HTML and all.
+fn within_field(parts: impl IntoIterator<Item = String>, sep: &str) -> String {
+    let mut out = String::new();
+    for part in parts {
+        let extra = if out.is_empty() { 0 } else { sep.chars().count() };
+        if out.chars().count() + extra + part.chars().count() > MAX_FIELD_CHARS {
+            break;
+        }
+        if !out.is_empty() {
+            out.push_str(sep);
+        }
+        out.push_str(&part);
+    }
+    out
 }
 
 /// Up to six `PropertyValue` fields in the order Website, Themes, Places, Open to, Registered,
@@ -107,16 +131,12 @@ pub fn fields(urls: &Urls, profile: &Profile, vocab: &Vocab) -> Vec<Value> {
     }
     field(
         "Themes",
-        profile
-            .themes
-            .iter()
-            .map(|t| tag_link(urls, t))
-            .collect::<Vec<_>>()
-            .join(" "),
+        within_field(profile.themes.iter().map(|t| tag_link(urls, t)), " "),
     );
+    // Places as people read them: `Wales`, without codes.
     field(
         "Places",
-        escape_html(&profile.places.iter().map(place_text).collect::<Vec<_>>().join(" · ")),
+        within_field(profile.places.iter().map(|p| escape_html(&p.name)), " · "),
     );
     let offers: Vec<String> = profile
         .offers
@@ -126,8 +146,11 @@ pub fn fields(urls: &Urls, profile: &Profile, vocab: &Vocab) -> Vec<Value> {
             None => vocab.offers.label(&o.code).to_owned(),
         })
         .collect();
-    field("Open to", escape_html(&offers.join(" · ")));
-    field("Registered", escape_html(&profile.identifiers.join(" · ")));
+    field("Open to", within_field(offers.iter().map(|o| escape_html(o)), " · "));
+    field(
+        "Registered",
+        within_field(profile.identifiers.iter().map(|i| escape_html(i)), " · "),
+    );
     if let Some(c) = profile.contacts.first() {
         let value = match (&c.email, &c.url) {
             (Some(m), _) => format!("<a href=\"mailto:{0}\">{0}</a>", escape_html(m)),

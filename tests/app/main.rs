@@ -17,6 +17,7 @@ mod moves;
 mod operations;
 mod outgoing;
 mod peering;
+mod rendering;
 mod smtp;
 mod snapshots;
 mod storage;
