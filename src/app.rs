@@ -160,12 +160,7 @@ impl App {
         }
         let router = router(self.state.clone());
         tracing::info!(addr = %self.listener.local_addr()?, public_url = %self.state.config.public_url, "listening");
-        axum::serve(
-            self.listener,
-            router.into_make_service_with_connect_info::<SocketAddr>(),
-        )
-        .with_graceful_shutdown(shutdown.cancelled_owned())
-        .await?;
+        crate::http::server::serve(self.listener, router, shutdown, self.state.config.header_read_timeout).await?;
         tracing::info!("HTTP stopped; stopping workers");
         workers.cancel();
         for (name, handle) in handles {

@@ -127,6 +127,9 @@ pub struct Config {
     /// ActivityPub GETs of organisations, updates and collections need a valid signature from
     /// an unblocked domain (Mastodon's secure mode).
     pub authorized_fetch: bool,
+    /// How long a client may take to send request headers before its connection is closed
+    /// (`http::server::HEADER_READ_TIMEOUT`; tests shorten it).
+    pub header_read_timeout: std::time::Duration,
 }
 
 /// Retention periods, in days, applied by the pruning job.
@@ -466,6 +469,7 @@ impl Config {
             retention,
             log_client_addresses: flag("UNDERSTORY_LOG_CLIENT_ADDRESSES", file.log_client_addresses)?,
             authorized_fetch: flag("UNDERSTORY_AUTHORIZED_FETCH", file.authorized_fetch)?,
+            header_read_timeout: crate::http::server::HEADER_READ_TIMEOUT,
             extra_ca_file,
             extra_ca,
             trusted_proxies,

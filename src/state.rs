@@ -43,6 +43,51 @@ pub struct AppState {
     pub limiter: Arc<crate::http::limit::Limiter>,
     /// Counters for `/metrics`.
     pub metrics: Arc<crate::http::metrics::Metrics>,
+    /// When each key was last fetched again after a failed signature check.
+    pub key_refetches: Arc<KeyRefetches>,
+    /// Permits for argon2 work (`service::accounts::password_work`).
+    pub password_work: Arc<tokio::sync::Semaphore>,
+    /// Megapixels of remote pictures being decoded at once (`service::media::remote`).
+    pub decode_budget: Arc<tokio::sync::Semaphore>,
+    /// Remote pictures being fetched, by key: a second view of one waits for the first.
+    pub remote_fetches: Arc<std::sync::Mutex<std::collections::HashMap<String, Arc<tokio::sync::Mutex<()>>>>>,
+}
+
+/// Megapixels of remote pictures decoded at once. A decode takes about 6 bytes a pixel at its
+/// peak (pixels, then the resize), so 40 megapixels keep decoding under about 250 MiB however
+/// many first views arrive together; one picture of the largest accepted size (33 megapixels)
+/// decodes alone.
+pub const DECODE_BUDGET_MPX: usize = 40;
+
+/// Password hashes computed at once (argon2id takes about 19 MiB each).
+pub const PASSWORD_WORKERS: usize = 2;
+
+/// Throttles fetching a key again after a signature failed with the stored one (a key
+/// rotation): once per key per [`KeyRefetches::EVERY_MS`], so forged requests naming a stored
+/// actor's key cannot make us hammer that actor's server.
+#[derive(Default)]
+pub struct KeyRefetches {
+    last: std::sync::Mutex<std::collections::HashMap<String, i64>>,
+}
+
+impl KeyRefetches {
+    /// Least time between two refetches of one key.
+    pub const EVERY_MS: i64 = 5 * 60 * 1000;
+    /// Keys remembered before the oldest are forgotten.
+    const MAX_KEYS: usize = 100_000;
+
+    /// Whether `key_id` may be fetched again now; if so, records it.
+    pub fn allow(&self, key_id: &str, now_ms: i64) -> bool {
+        let mut last = self.last.lock().unwrap_or_else(|e| e.into_inner());
+        if last.get(key_id).is_some_and(|&t| now_ms - t < Self::EVERY_MS) {
+            return false;
+        }
+        if last.len() >= Self::MAX_KEYS {
+            last.retain(|_, t| now_ms - *t < Self::EVERY_MS);
+        }
+        last.insert(key_id.to_owned(), now_ms);
+        true
+    }
 }
 
 impl AppState {
@@ -68,6 +113,10 @@ impl AppState {
             limiter: Arc::default(),
             metrics: Arc::default(),
             org_cache: Arc::default(),
+            key_refetches: Arc::default(),
+            password_work: Arc::new(tokio::sync::Semaphore::new(PASSWORD_WORKERS)),
+            decode_budget: Arc::new(tokio::sync::Semaphore::new(DECODE_BUDGET_MPX)),
+            remote_fetches: Arc::default(),
             catalogue: Arc::new(Catalogue::load().map_err(|e| anyhow::anyhow!("message catalogue: {e}"))?),
         })
     }

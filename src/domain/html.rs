@@ -2,7 +2,8 @@
 
 use std::collections::HashSet;
 
-/// Longest remote HTML kept, in bytes, after sanitising.
+/// Longest remote HTML read, in bytes: longer input is cut (at a character boundary) before it
+/// is sanitised, so the sanitiser closes whatever the cut left open. Sanitised HTML is never cut.
 pub const MAX_REMOTE_HTML: usize = 64 * 1024;
 /// Longest remote display name kept, in characters.
 pub const MAX_REMOTE_NAME: usize = 200;
@@ -31,6 +32,7 @@ pub const ALLOWED_TAGS: [&str; 17] = [
 /// Keeps only Mastodon's allowed elements, `http(s)` links, and `h-*`/`mention`/`hashtag`
 /// classes; drops scripts, styles, event handlers and every other attribute.
 pub fn sanitize(html: &str) -> String {
+    let html = &html[..floor_char_boundary(html, MAX_REMOTE_HTML)];
     let tags: HashSet<&str> = ALLOWED_TAGS.into_iter().collect();
     let mut classes = HashSet::new();
     classes.insert("mention");
@@ -39,7 +41,7 @@ pub fn sanitize(html: &str) -> String {
     classes.insert("ellipsis");
     classes.insert("h-card");
     classes.insert("u-url");
-    let out = ammonia::Builder::default()
+    ammonia::Builder::default()
         .tags(tags)
         .tag_attributes(Default::default())
         .generic_attributes(HashSet::new())
@@ -51,8 +53,15 @@ pub fn sanitize(html: &str) -> String {
         .url_relative(ammonia::UrlRelative::Deny)
         .link_rel(Some("nofollow noopener noreferrer"))
         .clean(html)
-        .to_string();
-    truncate_bytes(out, MAX_REMOTE_HTML)
+        .to_string()
+}
+
+/// The largest index `<= at` on a character boundary of `s`.
+fn floor_char_boundary(s: &str, at: usize) -> usize {
+    if at >= s.len() {
+        return s.len();
+    }
+    (0..=at).rev().find(|&i| s.is_char_boundary(i)).unwrap_or(0)
 }
 
 /// Plain text of a remote name: tags removed, whitespace collapsed, length bounded.
@@ -87,17 +96,6 @@ pub fn plain_name_long(raw: &str) -> String {
         .filter(|c| !c.is_control())
         .take(2_000)
         .collect()
-}
-
-fn truncate_bytes(mut s: String, max: usize) -> String {
-    if s.len() > max {
-        let mut cut = max;
-        while !s.is_char_boundary(cut) {
-            cut -= 1;
-        }
-        s.truncate(cut);
-    }
-    s
 }
 
 #[cfg(test)]

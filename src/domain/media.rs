@@ -122,6 +122,15 @@ pub fn is_image(media_type: &str) -> bool {
     media_type.starts_with("image/")
 }
 
+/// The width and height an image declares, read from its header only (nothing is decoded).
+pub fn declared_size(bytes: &[u8]) -> Result<(u32, u32), MediaError> {
+    ImageReader::new(Cursor::new(bytes))
+        .with_guessed_format()
+        .map_err(|e| MediaError::NotAnImage(format!(": {e}")))?
+        .into_dimensions()
+        .map_err(|e| MediaError::NotAnImage(format!(": {e}")))
+}
+
 /// Decodes, orients, resizes and re-encodes an image. Refuses oversized files, unknown formats,
 /// truncated data and images that declare more than [`MAX_IMAGE_PIXELS`].
 pub fn process_image(bytes: &[u8], purpose: Purpose) -> Result<Processed, MediaError> {
@@ -158,6 +167,22 @@ pub fn process_image(bytes: &[u8], purpose: Purpose) -> Result<Processed, MediaE
 }
 
 fn resize(image: DynamicImage, purpose: Purpose) -> DynamicImage {
+    // A picture far larger than its target is first reduced with the integer box filter, so
+    // Lanczos never builds its floating-point buffers at full size (a 7680x4320 picture took
+    // over 200 MiB that way).
+    let (target_w, target_h) = match purpose {
+        Purpose::Avatar => AVATAR_SIZE,
+        Purpose::Header => HEADER_SIZE,
+        Purpose::Attachment => (ATTACHMENT_MAX_SIDE, ATTACHMENT_MAX_SIDE),
+        Purpose::Preview => (PREVIEW_MAX_SIDE, PREVIEW_MAX_SIDE),
+    };
+    let (w, h) = image.dimensions();
+    let image = if w > 4 * target_w.max(target_h) || h > 4 * target_w.max(target_h) {
+        let side = 2 * target_w.max(target_h);
+        image.thumbnail(side, side)
+    } else {
+        image
+    };
     let bound = |image: DynamicImage, side: u32| {
         let (w, h) = image.dimensions();
         if w <= side && h <= side {

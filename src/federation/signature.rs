@@ -113,6 +113,9 @@ pub async fn verify(
         match check(&key) {
             Ok(()) => return Ok(actor),
             Err(e) if refetched => return Err(e.into()),
+            // A key is fetched again at most once every few minutes (a rotation is rare; a
+            // stream of forged requests naming a stored key is not).
+            Err(e) if !state.key_refetches.allow(sig.key_id(), state.clock.now_ms()) => return Err(e.into()),
             Err(_) => {
                 refetched = true;
                 actor = lookup(state, sig.key_id(), true).await?;

@@ -33,6 +33,11 @@ pub const SEARCH_PER_MINUTE: u32 = 120;
 pub const INBOX_PER_MINUTE: u32 = 1200;
 /// Sign-in and set-password attempts per minute per address (on top of the failure limits).
 pub const SIGN_IN_PER_MINUTE: u32 = 30;
+/// Public form posts per minute per address: join requests (each mails every operator) and
+/// follow-from-anywhere (each makes a WebFinger lookup).
+pub const FORMS_PER_MINUTE: u32 = 10;
+/// First views of remote pictures per minute per address (each may fetch and decode).
+pub const REMOTE_MEDIA_PER_MINUTE: u32 = 300;
 /// Buckets kept before full ones are forgotten.
 const MAX_BUCKETS: usize = 100_000;
 
@@ -47,6 +52,10 @@ pub enum Class {
     Inbox,
     /// Sign-in forms.
     SignIn,
+    /// Public forms that send mail or make requests: `/join`, `/@{handle}/follow`.
+    Forms,
+    /// Remote pictures through our cache, `/media/remote/{key}`.
+    RemoteMedia,
 }
 
 impl Class {
@@ -57,6 +66,8 @@ impl Class {
             Self::Search => SEARCH_PER_MINUTE,
             Self::Inbox => INBOX_PER_MINUTE,
             Self::SignIn => SIGN_IN_PER_MINUTE,
+            Self::Forms => FORMS_PER_MINUTE,
+            Self::RemoteMedia => REMOTE_MEDIA_PER_MINUTE,
         }
     }
 
@@ -68,6 +79,12 @@ impl Class {
         }
         if post && (path == "/login" || path.starts_with("/login/link/") || path.starts_with("/setup/")) {
             return Some(Self::SignIn);
+        }
+        if post && (path == "/join" || (path.starts_with("/@") && path.ends_with("/follow"))) {
+            return Some(Self::Forms);
+        }
+        if path.starts_with("/media/remote/") {
+            return Some(Self::RemoteMedia);
         }
         if path.starts_with("/directory")
             || path == "/api/understory/v1/directory"

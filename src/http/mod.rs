@@ -3,4 +3,5 @@
 pub mod limit;
 pub mod metrics;
 pub mod negotiate;
+pub mod server;
 pub mod upload;

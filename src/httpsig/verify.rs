@@ -156,20 +156,21 @@ impl SignatureHeader {
         self.headers.iter().any(|h| h == name)
     }
 
-    /// Mastodon's minimums: a date or `(created)`; `(request-target)` or digest; on POST the
-    /// digest; on GET the host.
+    /// A date or `(created)`; `(request-target)` and `host` (so a captured request cannot be
+    /// replayed to another path or server: every server in the zoo signs both); on POST the
+    /// digest. Stricter than Mastodon, which accepts `digest` in place of `(request-target)`.
     pub fn check_strength(&self, is_post: bool) -> Result<(), VerifyError> {
         if !self.covers("date") && !self.covers("(created)") {
             return Err(VerifyError::Weak("date or (created)"));
         }
-        if !self.covers("(request-target)") && !self.covers("digest") {
-            return Err(VerifyError::Weak("(request-target) or digest"));
+        if !self.covers("(request-target)") {
+            return Err(VerifyError::Weak("(request-target)"));
+        }
+        if !self.covers("host") {
+            return Err(VerifyError::Weak("host"));
         }
         if is_post && !self.covers("digest") {
             return Err(VerifyError::Weak("digest"));
-        }
-        if !is_post && !self.covers("host") {
-            return Err(VerifyError::Weak("host"));
         }
         Ok(())
     }
@@ -311,11 +312,11 @@ mod tests {
     #[test]
     fn parses_the_forms_peers_send() {
         let sig = SignatureHeader::parse(
-            "keyId=\"https://a/u#k\", algorithm=\"hs2019\",created=1700000000,headers=\"(request-target) (created) digest\",signature=\"AAAA\"",
+            "keyId=\"https://a/u#k\", algorithm=\"hs2019\",created=1700000000,headers=\"(request-target) host (created) digest\",signature=\"AAAA\"",
         )
         .unwrap();
         assert_eq!(sig.created, Some(1_700_000_000));
-        assert_eq!(sig.headers, vec!["(request-target)", "(created)", "digest"]);
+        assert_eq!(sig.headers, vec!["(request-target)", "host", "(created)", "digest"]);
         assert!(sig.check_strength(true).is_ok());
     }
 
@@ -327,8 +328,16 @@ mod tests {
             SignatureHeader::parse("keyId=\"x\",algorithm=\"ed25519\",signature=\"AA==\""),
             Err(VerifyError::Algorithm(_))
         ));
-        let weak = SignatureHeader::parse("keyId=\"x\",headers=\"(request-target) date\",signature=\"AA==\"").unwrap();
+        let weak =
+            SignatureHeader::parse("keyId=\"x\",headers=\"(request-target) host date\",signature=\"AA==\"").unwrap();
         assert_eq!(weak.check_strength(true), Err(VerifyError::Weak("digest")));
+        for headers in ["host date digest", "(request-target) date digest"] {
+            let sig = SignatureHeader::parse(&format!("keyId=\"x\",headers=\"{headers}\",signature=\"AA==\"")).unwrap();
+            assert!(
+                matches!(sig.check_strength(true), Err(VerifyError::Weak(_))),
+                "{headers}"
+            );
+        }
         assert_eq!(
             SignatureHeader::from_headers(&HeaderMap::new()),
             Err(VerifyError::Missing)

@@ -211,6 +211,9 @@ pub fn parse_remote_actor_keyed(
     let err = |m: &str| ActorError(m.to_owned());
     let id = doc.get("id").and_then(Value::as_str).ok_or_else(|| err("no id"))?;
     let id_url = Url::parse(id).map_err(|_| err("id is not a URL"))?;
+    if !matches!(id_url.scheme(), "https" | "http") {
+        return Err(err("id is not an http(s) URL"));
+    }
     if id_url.as_str() != fetched_from.as_str() && id != fetched_from.as_str() {
         return Err(err("id differs from the URL it was fetched from"));
     }

@@ -73,3 +73,23 @@ pub fn items(value: Option<&Value>) -> Vec<&Value> {
         Some(one) => vec![one],
     }
 }
+
+/// A remote URL we may store and show: `https` (or `http` when `allow_http`, in local-test mode),
+/// with a host and no credentials, in its normalised form. Ids with spaces, other schemes
+/// (`javascript://host/...`) and relative references are refused.
+pub fn web_url(raw: &str, allow_http: bool) -> Option<url::Url> {
+    if raw.len() > 2048
+        || raw
+            .chars()
+            .any(|c| c.is_whitespace() || c.is_control() || matches!(c, '"' | '<' | '>'))
+    {
+        return None;
+    }
+    let url = url::Url::parse(raw).ok()?;
+    let scheme_ok = url.scheme() == "https" || (allow_http && url.scheme() == "http");
+    (scheme_ok
+        && url.host_str().is_some_and(|h| !h.is_empty())
+        && url.username().is_empty()
+        && url.password().is_none())
+    .then_some(url)
+}

@@ -163,6 +163,9 @@ pub async fn invite(state: &AppState, who: &Who, handle: &str, email: &str, role
         Some(user) if user.removed_at.is_some() => Err(Error::Gone(format!("user {email}"))),
         Some(user) => {
             let mut tx = state.db.begin().await?;
+            if role != Role::Owner {
+                keep_an_owner(&mut tx, org.id, user.id, &org.handle).await?;
+            }
             store::users::set_membership(&mut tx, user.id, org.id, role.as_str(), state.clock.now_ms()).await?;
             audit::record(
                 &mut tx,
@@ -200,12 +203,8 @@ pub async fn remove_member(state: &AppState, who: &Who, handle: &str, email: &st
         .iter()
         .find(|m| m.email == email)
         .ok_or_else(|| Error::NotFound(format!("member {email}")))?;
-    if member.role == "owner" && members.iter().filter(|m| m.role == "owner").count() == 1 {
-        return Err(Error::Conflict(
-            "the last owner cannot be removed; make someone else owner first".into(),
-        ));
-    }
     let mut tx = state.db.begin().await?;
+    keep_an_owner(&mut tx, org.id, member.user_id, &org.handle).await?;
     store::users::remove_membership(&mut tx, member.user_id, org.id).await?;
     audit::record(
         &mut tx,
@@ -217,6 +216,19 @@ pub async fn remove_member(state: &AppState, who: &Who, handle: &str, email: &st
     )
     .await?;
     tx.commit().await?;
+    Ok(())
+}
+
+/// Refuses a change that would leave `org_id` without an owner when `user_id` stops being one.
+/// Checked inside the transaction that makes the change, with the owners locked, so two owners
+/// removing each other at once cannot both succeed.
+async fn keep_an_owner(tx: &mut store::Tx, org_id: i64, user_id: i64, handle: &str) -> Result<()> {
+    let owners = store::users::lock_owners(tx, org_id).await?;
+    if owners == [user_id] {
+        return Err(Error::Conflict(format!(
+            "this is the last owner of {handle}; make someone else owner first"
+        )));
+    }
     Ok(())
 }
 
@@ -251,20 +263,11 @@ pub async fn live_user(state: &AppState, email: &str) -> Result<User> {
 /// Removes a user: memberships end, tokens are revoked, sign-in is refused.
 pub async fn remove_user(state: &AppState, who: &Who, email: &str) -> Result<()> {
     let user = live_user(state, email).await?;
-    for m in store::users::memberships_of(&state.db, user.id).await? {
-        let owners = store::users::members(&state.db, m.org_id)
-            .await?
-            .iter()
-            .filter(|x| x.role == "owner")
-            .count();
-        if m.role == "owner" && owners == 1 {
-            return Err(Error::Conflict(format!(
-                "{} is the last owner of {}; make someone else owner first",
-                user.email, m.handle
-            )));
-        }
-    }
+    let memberships = store::users::memberships_of(&state.db, user.id).await?;
     let mut tx = state.db.begin().await?;
+    for m in &memberships {
+        keep_an_owner(&mut tx, m.org_id, user.id, &m.handle).await?;
+    }
     store::users::remove(&mut tx, user.id, state.clock.now_ms()).await?;
     // The entry names the account by id only: the address is erased with it.
     audit::record(&mut tx, state, who, None, "user.remove", json!({"user": user.id})).await?;
@@ -290,7 +293,10 @@ pub async fn set_password_with_link(state: &AppState, secret: &str, password: &s
     let user = store::users::find(&state.db, user_id)
         .await?
         .ok_or_else(|| Error::NotFound("user".into()))?;
-    let phc = hash_password(password)?;
+    let typed = password.to_owned();
+    let phc = password_work(state, move || hash_password(&typed))
+        .await
+        .ok_or_else(|| Error::Internal("password hashing failed".into()))??;
     let mut tx = state.db.begin().await?;
     if !store::users::use_link(&mut tx, &hash, state.clock.now_ms()).await? || user.removed_at.is_some() {
         return Err(Error::Gone("sign-in link (used or expired)".into()));
@@ -330,6 +336,14 @@ pub fn check_password(password: &str) -> Result<()> {
         )));
     }
     Ok(())
+}
+
+/// Runs argon2 work (`f`) on the blocking pool, at most [`crate::state::PASSWORD_WORKERS`] at a
+/// time: each hash takes about 19 MiB, so a burst of sign-ins waits here instead of growing
+/// memory by the burst. `None` if the work panicked.
+pub async fn password_work<T: Send + 'static>(state: &AppState, f: impl FnOnce() -> T + Send + 'static) -> Option<T> {
+    let _permit = state.password_work.acquire().await.ok()?;
+    tokio::task::spawn_blocking(f).await.ok()
 }
 
 /// argon2id with the crate's default (OWASP) parameters and a random salt.

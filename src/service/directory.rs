@@ -186,6 +186,9 @@ pub async fn sync_item(tx: &mut Tx, state: &AppState, doc: &Value) -> Result<()>
         .get("id")
         .and_then(Value::as_str)
         .ok_or_else(|| super::Error::Invalid("profile has no id".into()))?;
+    // Only https (http in local-test mode) URLs are stored and linked (`javascript://host/...`
+    // parses as a URL with a host).
+    let id = &super::remote_url(state, "profile id", id)?;
     let url = url::Url::parse(id).map_err(|_| super::Error::Invalid("profile id is not a URL".into()))?;
     let domain =
         crate::config::authority_of(&url).ok_or_else(|| super::Error::Invalid("profile id has no host".into()))?;
@@ -197,6 +200,7 @@ pub async fn sync_item(tx: &mut Tx, state: &AppState, doc: &Value) -> Result<()>
     let profile_url = doc
         .get("url")
         .and_then(Value::as_str)
+        .filter(|u| super::remote_url(state, "url", u).is_ok())
         .filter(|u| {
             url::Url::parse(u)
                 .ok()

@@ -237,12 +237,14 @@ async fn on_interaction(
 }
 
 /// Checks an embedded object: it must be embedded, on the actor's host, and by the actor.
-fn own_object<'a>(object: &'a Value, signer: &RemoteActor) -> Result<&'a str> {
-    let id = object
+/// The id of an object embedded by `signer`: a URL on its host (normalised), attributed to it.
+fn own_object(state: &AppState, object: &Value, signer: &RemoteActor) -> Result<String> {
+    let raw = object
         .get("id")
         .and_then(Value::as_str)
         .ok_or_else(|| Error::Invalid("object must be embedded with an id".into()))?;
-    if host_of(id).is_none() || host_of(id) != host_of(&signer.ap_id) {
+    let id = super::remote_url(state, "object id", raw)?;
+    if host_of(&id).is_none() || host_of(&id) != host_of(&signer.ap_id) {
         return Err(Error::Forbidden("object id is not on the actor's host".into()));
     }
     if let Some(author) = object.get("attributedTo").and_then(id_of)
@@ -254,7 +256,7 @@ fn own_object<'a>(object: &'a Value, signer: &RemoteActor) -> Result<&'a str> {
 }
 
 async fn on_create(tx: &mut Tx, state: &AppState, object: &Value, signer: &RemoteActor) -> Result<Outcome> {
-    let id = own_object(object, signer)?;
+    let id = &own_object(state, object, signer)?;
     let kind = type_of(object).unwrap_or("");
     let content = if NOTE_TYPES.contains(&kind) {
         html::sanitize(object.get("content").and_then(Value::as_str).unwrap_or(""))
@@ -381,7 +383,7 @@ async fn on_update(tx: &mut Tx, state: &AppState, object: &Value, signer: &Remot
         super::directory::sync_remote(tx, state, &actor, object).await?;
         return Ok(Outcome::Processed);
     }
-    let id = own_object(object, signer)?;
+    let id = &own_object(state, object, signer)?;
     let content = html::sanitize(object.get("content").and_then(Value::as_str).unwrap_or(""));
     let updated = store::inbox::update_note(tx, id, signer.id, &content, state.clock.now_ms()).await?;
     Ok(if updated { Outcome::Processed } else { Outcome::Ignored })
@@ -397,6 +399,8 @@ async fn on_delete(tx: &mut Tx, state: &AppState, object: &Value, signer: &Remot
     if host_of(target).is_none() || host_of(target) != host_of(&signer.ap_id) {
         return Err(Error::Forbidden("cannot delete an object of another host".into()));
     }
+    // Notes are stored by their normalised id.
+    let target = &super::remote_url(state, "Delete object", target)?;
     match store::inbox::note_author(tx, target).await? {
         Some(author) if author != signer.id => Err(Error::Forbidden("cannot delete another actor's object".into())),
         Some(_) => {

@@ -229,7 +229,45 @@ pub async fn remote(state: &AppState, key: &str) -> Result<(String, Vec<u8>, Pur
     if row.failed_at.is_some_and(|t| now - t < REMOTE_RETRY_AFTER_MS) {
         return Err(Error::NotFound("picture (unavailable)".into()));
     }
-    match fetch_remote(state, &row, purpose).await {
+    // One fetch per key at a time: views that arrive while it runs wait, then read the cache.
+    let gate = {
+        let mut fetches = state.remote_fetches.lock().unwrap_or_else(|e| e.into_inner());
+        fetches.entry(key.to_owned()).or_default().clone()
+    };
+    let guard = gate.lock().await;
+    let result = fetch_once(state, key, &row, purpose).await;
+    drop(guard);
+    {
+        let mut fetches = state.remote_fetches.lock().unwrap_or_else(|e| e.into_inner());
+        if fetches.get(key).is_some_and(|g| std::sync::Arc::strong_count(g) <= 2) {
+            fetches.remove(key);
+        }
+    }
+    result
+}
+
+/// Fetches `row` unless a fetch that finished while we waited has already cached it.
+async fn fetch_once(
+    state: &AppState,
+    key: &str,
+    row: &RemoteMedia,
+    purpose: Purpose,
+) -> Result<(String, Vec<u8>, Purpose)> {
+    let now = state.clock.now_ms();
+    if let Some(done) = store::media::find_remote(&state.db, key).await? {
+        if done.failed_at != row.failed_at {
+            return Err(Error::NotFound("picture (unavailable)".into()));
+        }
+        if done.fetched_at != row.fetched_at
+            && let (Some(sha), Some(media_type)) = (&done.sha256, &done.media_type)
+        {
+            let file = format!("{sha}.{}", rules::extension(media_type));
+            if let Ok(bytes) = tokio::fs::read(cache_path(state, &file)).await {
+                return Ok((media_type.clone(), bytes, purpose));
+            }
+        }
+    }
+    match fetch_remote(state, row, purpose).await {
         Ok((media_type, bytes)) => Ok((media_type, bytes, purpose)),
         Err(e) => {
             tracing::info!(url = %row.url, error = %e, "remote picture unavailable");
@@ -249,6 +287,15 @@ pub async fn remote(state: &AppState, key: &str) -> Result<(String, Vec<u8>, Pur
 async fn fetch_remote(state: &AppState, row: &RemoteMedia, purpose: Purpose) -> Result<(String, Vec<u8>)> {
     let url = Url::parse(&row.url).map_err(|_| Error::Invalid("bad picture URL".into()))?;
     let bytes = state.http.get_bytes(&url, "image/*", rules::MAX_IMAGE_BYTES).await?;
+    // Decoding takes memory by the pixel: hold that many megapixels of the budget meanwhile.
+    let (width, height) = rules::declared_size(&bytes)?;
+    let megapixels = (u64::from(width) * u64::from(height)).div_ceil(1_000_000);
+    let permits = u32::try_from(megapixels.clamp(1, crate::state::DECODE_BUDGET_MPX as u64)).unwrap_or(1);
+    let _budget = state
+        .decode_budget
+        .acquire_many(permits)
+        .await
+        .map_err(|e| Error::Internal(e.to_string()))?;
     let p = process(bytes, purpose).await?;
     let sha = sha256_hex(&p.bytes);
     let file = format!("{sha}.{}", rules::extension(p.media_type));

@@ -77,3 +77,12 @@ pub fn token() -> String {
     let _ = aws_lc_rs::rand::fill(&mut bytes);
     hex::encode(bytes)
 }
+
+/// `raw` as a remote URL we may store ([`crate::protocol::web_url`]: https, or http in
+/// local-test mode), normalised; `what` names it in the error.
+pub fn remote_url(state: &crate::state::AppState, what: &str, raw: &str) -> Result<String> {
+    let allow_http = state.config.public_url.scheme() == "http";
+    crate::protocol::web_url(raw, allow_http)
+        .map(|u| u.to_string())
+        .ok_or_else(|| Error::Invalid(format!("{what} {raw:?} is not an https URL")))
+}

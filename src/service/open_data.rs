@@ -76,13 +76,31 @@ pub async fn orgs_for_export(state: &AppState, listed_only: bool) -> Result<Vec<
         .collect())
 }
 
-/// Writes organisations as CSV.
+/// A cell a spreadsheet would run as a formula (`=`, `+`, `-`, `@`, tab, carriage return
+/// first) gets a leading `'`, as OWASP advises; [`from_cell`] takes it off on import.
+pub fn to_cell(value: String) -> String {
+    if value.starts_with(['=', '+', '-', '@', '\t', '\r']) {
+        format!("'{value}")
+    } else {
+        value
+    }
+}
+
+/// A cell as written by [`to_cell`]: `'` before a formula character is dropped.
+pub fn from_cell(value: &str) -> &str {
+    match value.strip_prefix('\'') {
+        Some(rest) if rest.starts_with(['=', '+', '-', '@', '\t', '\r']) => rest,
+        _ => value,
+    }
+}
+
+/// Writes organisations as CSV, formula cells neutralised ([`to_cell`]).
 pub fn to_csv(orgs: &[Org]) -> Result<Vec<u8>> {
     let mut w = csv::Writer::from_writer(Vec::new());
     let io = |e: csv::Error| Error::Internal(e.to_string());
     w.write_record(CSV_COLUMNS).map_err(io)?;
     for org in orgs {
-        w.write_record(csv_row(org)).map_err(io)?;
+        w.write_record(csv_row(org).into_iter().map(to_cell)).map_err(io)?;
     }
     w.into_inner().map_err(|e| Error::Internal(e.to_string()))
 }
@@ -215,7 +233,7 @@ pub async fn check_csv(state: &AppState, data: &[u8]) -> Result<Checked> {
                 .iter()
                 .position(|h| h == name)
                 .and_then(|p| record.get(p))
-                .unwrap_or("")
+                .map_or("", from_cell)
                 .to_owned()
         };
         let mut problems: Vec<String> = Vec::new();

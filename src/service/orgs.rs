@@ -319,6 +319,9 @@ pub async fn delete(state: &AppState, who: &Who, handle: &str) -> Result<usize> 
         "object": me,
     });
     let mut tx = state.db.begin().await?;
+    if !store::orgs::lock_live(&mut tx, org.id).await? {
+        return Err(Error::Gone(format!("organisation {handle}")));
+    }
     let mut inboxes: Vec<String> = store::follows::follower_inboxes(&mut tx, org.id)
         .await?
         .into_iter()

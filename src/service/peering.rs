@@ -32,6 +32,10 @@ pub const SYNC_INTERVAL_MS: i64 = 10 * 60 * 1000;
 const CURSOR_OVERLAP_MS: i64 = 5_000;
 /// Most pages read in one sync.
 const MAX_PAGES: usize = 10_000;
+/// Longest one directory sync may run before it stops and resumes from its cursor next time.
+pub const SYNC_DEADLINE: Duration = Duration::from_secs(120);
+/// Peers synced at once by the worker.
+pub const SYNC_CONCURRENCY: usize = 4;
 
 /// Whether a reach lists the organisation in peers' directories.
 pub fn listed_for_peers(listed_in: &str) -> bool {
@@ -113,6 +117,20 @@ pub async fn on_follow(
     signer: &store::actors::RemoteActor,
 ) -> Result<Outcome> {
     let follow_id = activity.get("id").and_then(Value::as_str).unwrap_or_default();
+    // Peering state belongs to a domain's instance actor only: the one we know, or, for a first
+    // request, an Application or Service whose username is its domain (FEP-d556, as ours and
+    // Mastodon's are). Any other actor of that domain changes nothing.
+    let known = store::peers::find(&state.db, &signer.domain).await?.map(|p| p.actor);
+    let is_instance_actor = match known.as_deref() {
+        Some(actor) if !actor.is_empty() => actor == signer.ap_id,
+        _ => matches!(signer.actor_type.as_str(), "Application" | "Service") && signer.username == signer.domain,
+    };
+    if !is_instance_actor {
+        return Err(Error::Forbidden(format!(
+            "only the instance actor of {} may ask to peer; {} is not it",
+            signer.domain, signer.ap_id
+        )));
+    }
     store::peers::upsert(tx, &signer.domain, &signer.ap_id, &signer.inbox, state.clock.now_ms()).await?;
     let decision = match state.config.peering_policy.as_str() {
         "open" => "accepted",
@@ -385,7 +403,24 @@ pub async fn sync(state: &AppState, domain: &str) -> Result<usize> {
         Url::parse(&format!("{}/directory?after={start}.0", peer.actor)).map_err(|e| Error::Invalid(e.to_string()))?;
     let mut read = 0;
     let mut until = peer.synced_until;
+    // A `next` seen before (a page pointing at itself, or a cycle) ends the sync with an error;
+    // so does a sync that outlasts SYNC_DEADLINE (a slow peer).
+    let mut seen = std::collections::HashSet::new();
+    let started = tokio::time::Instant::now();
     for _ in 0..MAX_PAGES {
+        if started.elapsed() > SYNC_DEADLINE {
+            let reason = format!("sync took longer than {} s; resumes next time", SYNC_DEADLINE.as_secs());
+            store::peers::synced(&state.db, domain, until, state.clock.now_ms(), Some(&reason)).await?;
+            return Err(Error::Remote(crate::net::NetError::Invalid {
+                url: url.to_string(),
+                reason,
+            }));
+        }
+        if !seen.insert(url.to_string()) {
+            let reason = format!("the directory's next page {url} was already read (a loop)");
+            store::peers::synced(&state.db, domain, until, state.clock.now_ms(), Some(&reason)).await?;
+            return Err(Error::Invalid(reason));
+        }
         let page = match remote::fetch_signed(state, &url).await {
             Ok((_, page)) => page,
             Err(e) => {
@@ -518,19 +553,27 @@ async fn runs_understory(state: &AppState, domain: &str) -> bool {
     info.pointer("/software/name").and_then(Value::as_str) == Some(crate::federation::nodeinfo::SOFTWARE)
 }
 
-/// The peer sync worker: syncs accepted peers not synced within [`SYNC_INTERVAL_MS`].
+/// The peer sync worker: syncs accepted peers not synced within [`SYNC_INTERVAL_MS`], up to
+/// [`SYNC_CONCURRENCY`] at once, so one slow peer does not hold the others.
 pub async fn run_worker(state: AppState, stop: CancellationToken) {
+    use futures_util::StreamExt;
     while !stop.is_cancelled() {
         let now = state.clock.now_ms();
         let peers = store::peers::list(&state.db).await.unwrap_or_default();
-        for peer in peers
+        let due: Vec<&Peer> = peers
             .iter()
             .filter(|p| p.outgoing == "accepted" && p.last_sync_at.is_none_or(|t| now - t > SYNC_INTERVAL_MS))
-        {
-            if let Err(e) = sync(&state, &peer.domain).await {
-                tracing::warn!(peer = %peer.domain, error = %e, "directory sync failed; will retry");
-            }
-        }
+            .collect();
+        futures_util::stream::iter(due)
+            .for_each_concurrent(SYNC_CONCURRENCY, |peer| {
+                let state = &state;
+                async move {
+                    if let Err(e) = sync(state, &peer.domain).await {
+                        tracing::warn!(peer = %peer.domain, error = %e, "directory sync failed; will retry");
+                    }
+                }
+            })
+            .await;
         if let Err(e) = remote::refresh_stale(&state, 20).await {
             tracing::warn!(error = %e, "refreshing directory entries failed");
         }

@@ -137,6 +137,10 @@ pub async fn publish_draft(state: &AppState, who: &Who, handle: &str, draft: Dra
     let tags = serde_json::to_string(&rendered.tags).map_err(|e| Error::Internal(e.to_string()))?;
     let now = state.clock.now_ms();
     let mut tx = state.db.begin().await?;
+    // Checked again inside the transaction: a deletion that committed since `find_live` wins.
+    if !store::orgs::lock_live(&mut tx, org.id).await? {
+        return Err(Error::Gone(format!("organisation {handle}")));
+    }
     let id = store::posts::insert(
         &mut tx,
         org.id,

@@ -33,28 +33,36 @@ pub struct SignInLimiter {
 }
 
 impl SignInLimiter {
-    /// Milliseconds until `key` may try again, if it is over `max`.
-    fn blocked_for(&self, key: &str, max: usize, now: i64) -> Option<i64> {
+    /// Reserves one attempt for each `(key, max)` at once, before the password is checked: an
+    /// attempt counts as a failure until it succeeds, so concurrent tries cannot all pass the
+    /// check before any is counted. Returns the milliseconds to wait when a key is over its max.
+    fn reserve(&self, keys: &[(&str, usize)], now: i64) -> std::result::Result<(), i64> {
         let mut map = self.failures.lock().unwrap_or_else(|e| e.into_inner());
-        let list = map.entry(key.to_owned()).or_default();
-        list.retain(|t| now - t < SIGN_IN_WINDOW_MS);
-        (list.len() >= max).then(|| {
-            list.first()
-                .map_or(SIGN_IN_WINDOW_MS, |first| first + SIGN_IN_WINDOW_MS - now)
-        })
+        for (key, max) in keys {
+            let list = map.entry((*key).to_owned()).or_default();
+            list.retain(|t| now - t < SIGN_IN_WINDOW_MS);
+            if list.len() >= *max {
+                return Err(list
+                    .first()
+                    .map_or(SIGN_IN_WINDOW_MS, |first| first + SIGN_IN_WINDOW_MS - now));
+            }
+        }
+        for (key, _) in keys {
+            map.entry((*key).to_owned()).or_default().push(now);
+        }
+        Ok(())
     }
 
-    fn fail(&self, key: &str, now: i64) {
-        self.failures
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .entry(key.to_owned())
-            .or_default()
-            .push(now);
-    }
-
-    fn clear(&self, key: &str) {
-        self.failures.lock().unwrap_or_else(|e| e.into_inner()).remove(key);
+    /// A reserved attempt succeeded: the email's failures are forgiven and the address's
+    /// reservation handed back.
+    fn succeeded(&self, email_key: &str, ip_key: &str, now: i64) {
+        let mut map = self.failures.lock().unwrap_or_else(|e| e.into_inner());
+        map.remove(email_key);
+        if let Some(list) = map.get_mut(ip_key)
+            && let Some(at) = list.iter().rposition(|t| *t == now)
+        {
+            list.remove(at);
+        }
     }
 }
 
@@ -80,29 +88,25 @@ pub async fn sign_in(state: &AppState, email: &str, password: &str, code: &str, 
     let email_key = format!("email:{}", email.trim().to_lowercase());
     let ip_key = format!("ip:{address}");
     let limiter = &state.sign_in_limiter;
-    if let Some(wait) = limiter
-        .blocked_for(&email_key, SIGN_IN_MAX_PER_EMAIL, now)
-        .or(limiter.blocked_for(&ip_key, SIGN_IN_MAX_PER_ADDRESS, now))
-    {
+    let keys = [
+        (email_key.as_str(), SIGN_IN_MAX_PER_EMAIL),
+        (ip_key.as_str(), SIGN_IN_MAX_PER_ADDRESS),
+    ];
+    if let Err(wait) = limiter.reserve(&keys, now) {
         return Ok(SignIn::Limited(wait));
     }
-    let refuse = || {
-        limiter.fail(&email_key, now);
-        limiter.fail(&ip_key, now);
-        Ok(SignIn::Refused)
-    };
+    // The attempt was counted as a failure when reserved.
+    let refuse = || Ok(SignIn::Refused);
     let Ok(user) = accounts::live_user(state, email).await else {
         return refuse();
     };
     let Some(phc) = user.password_hash.clone() else {
         return refuse();
     };
-    let ok = tokio::task::spawn_blocking({
-        let password = password.to_owned();
-        move || accounts::verify_password(&password, &phc)
-    })
-    .await
-    .unwrap_or(false);
+    let password = password.to_owned();
+    let ok = accounts::password_work(state, move || accounts::verify_password(&password, &phc))
+        .await
+        .unwrap_or(false);
     if !ok {
         return refuse();
     }
@@ -118,7 +122,7 @@ pub async fn sign_in(state: &AppState, email: &str, password: &str, code: &str, 
             _ => return refuse(),
         }
     }
-    limiter.clear(&email_key);
+    limiter.succeeded(&email_key, &ip_key, now);
     let cookie = format!("{}{}", token(), token());
     store::sessions::insert(
         &mut tx,

@@ -125,6 +125,17 @@ pub async fn find_in(tx: &mut Tx, id: i64) -> Result<Option<Org>, StoreError> {
     Ok(on_tx!(tx, conn => sqlx::query_as(&sql).bind(id).fetch_optional(conn).await)?)
 }
 
+/// Whether the organisation is live, with its row locked until `tx` ends (SQLite: the write
+/// gate; PostgreSQL: `FOR UPDATE`), so a publication and a deletion of it cannot interleave.
+pub async fn lock_live(tx: &mut Tx, id: i64) -> Result<bool, StoreError> {
+    let sql = match tx {
+        Tx::Sqlite(..) => "select deleted_at from orgs where id = $1",
+        Tx::Postgres(_) => "select deleted_at from orgs where id = $1 for update",
+    };
+    let row: Option<(Option<i64>,)> = on_tx!(tx, conn => sqlx::query_as(sql).bind(id).fetch_optional(conn).await)?;
+    Ok(matches!(row, Some((None,))))
+}
+
 /// Lists live organisations by handle.
 pub async fn list(db: &Db) -> Result<Vec<Org>, StoreError> {
     let sql = format!("select {COLUMNS} from orgs where deleted_at is null order by handle");

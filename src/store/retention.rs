@@ -23,7 +23,7 @@ pub struct Pruned {
     pub activities: u64,
     /// Replies, mentions and posts received from other servers.
     pub remote_notes: u64,
-    /// Ended sessions, used or expired sign-in links, sent mail.
+    /// Ended sessions, used or expired sign-in links, sent mail, declined join requests.
     pub sessions_links_mail: u64,
     /// Private keys of deleted organisations.
     pub keys: u64,
@@ -83,7 +83,7 @@ pub async fn remote_notes(db: &Db, cutoff: i64) -> Result<u64, StoreError> {
     delete_batched(db, "remote_notes", "id", "received_at < $1", cutoff).await
 }
 
-/// Sessions, sign-in links and sent mail that ended before `cutoff`.
+/// Sessions, sign-in links, sent mail and declined join requests that ended before `cutoff`.
 pub async fn ended(db: &Db, cutoff: i64) -> Result<u64, StoreError> {
     Ok(
         delete_batched(db, "sessions", "id_hash", "expires_at < $1 or revoked_at < $1", cutoff).await?
@@ -95,7 +95,15 @@ pub async fn ended(db: &Db, cutoff: i64) -> Result<u64, StoreError> {
                 cutoff,
             )
             .await?
-            + delete_batched(db, "mail_queue", "id", "sent_at < $1", cutoff).await?,
+            + delete_batched(db, "mail_queue", "id", "sent_at < $1", cutoff).await?
+            + delete_batched(
+                db,
+                "join_requests",
+                "id",
+                "state = 'declined' and answered_at < $1",
+                cutoff,
+            )
+            .await?,
     )
 }
 

@@ -109,6 +109,20 @@ pub async fn set_membership(tx: &mut Tx, user_id: i64, org_id: i64, role: &str, 
     Ok(())
 }
 
+/// The owners of an organisation (user ids), locked until `tx` ends, so two changes cannot both
+/// see an owner left that the other removes: on SQLite every write transaction holds the write
+/// gate; on PostgreSQL the rows are taken `FOR UPDATE`.
+pub async fn lock_owners(tx: &mut Tx, org_id: i64) -> Result<Vec<i64>, StoreError> {
+    let sql = match tx {
+        Tx::Sqlite(..) => "select user_id from memberships where org_id = $1 and role = 'owner' order by user_id",
+        Tx::Postgres(_) => {
+            "select user_id from memberships where org_id = $1 and role = 'owner' order by user_id for update"
+        }
+    };
+    let rows: Vec<(i64,)> = on_tx!(tx, conn => sqlx::query_as(sql).bind(org_id).fetch_all(conn).await)?;
+    Ok(rows.into_iter().map(|(id,)| id).collect())
+}
+
 /// Ends a membership; returns whether there was one.
 pub async fn remove_membership(tx: &mut Tx, user_id: i64, org_id: i64) -> Result<bool, StoreError> {
     let n = on_tx!(tx, conn => sqlx::query("delete from memberships where user_id = $1 and org_id = $2")

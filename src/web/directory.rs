@@ -223,6 +223,21 @@ pub const DEFAULT_AVATAR: &[u8] = include_bytes!("static/avatar.png");
 /// The default header picture.
 pub const DEFAULT_HEADER: &[u8] = include_bytes!("static/header.png");
 
+/// The stylesheet of every page (no inline styles: the pages' CSP has no `'unsafe-inline'`).
+pub const STYLESHEET: &str = include_str!("static/style.css");
+
+/// `GET /static/style.css`.
+pub async fn stylesheet() -> Response {
+    let mut r = (StatusCode::OK, STYLESHEET).into_response();
+    r.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/css; charset=utf-8"),
+    );
+    r.headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("public, max-age=3600"));
+    r
+}
+
 /// `GET /static/{avatar,header}.png`: the default pictures.
 pub async fn avatar() -> Response {
     picture(DEFAULT_AVATAR)

@@ -51,10 +51,7 @@ pub async fn follow(
         *r.status_mut() = status;
         Ok(r)
     };
-    let Some((user, domain)) = typed
-        .split_once('@')
-        .filter(|(u, d)| !u.is_empty() && (d.contains('.') || d.starts_with("localhost")))
-    else {
+    let Some((user, domain)) = parse_handle(&typed) else {
         return page(tr.get("follow-bad-handle"), StatusCode::BAD_REQUEST);
     };
     match subscribe_template(&state, user, domain).await {
@@ -63,8 +60,14 @@ pub async fn follow(
                 "{uri}",
                 &url::form_urlencoded::byte_serialize(acct.as_bytes()).collect::<String>(),
             );
+            // Only a follow page on the handle's own server: never wherever its WebFinger says.
             match Url::parse(&target) {
-                Ok(u) if matches!(u.scheme(), "https" | "http") => Ok(Redirect::to(u.as_str()).into_response()),
+                Ok(u)
+                    if matches!(u.scheme(), "https" | "http")
+                        && crate::config::authority_of(&u).is_some_and(|a| a.eq_ignore_ascii_case(domain)) =>
+                {
+                    Ok(Redirect::to(u.as_str()).into_response())
+                }
                 _ => page(
                     tr.with("follow-no-template", "acct", format!("@{acct}")),
                     StatusCode::OK,
@@ -76,6 +79,28 @@ pub async fn follow(
             StatusCode::OK,
         ),
     }
+}
+
+/// `user@domain[:port]` and nothing else: a user name of letters, digits, `_`, `.` and `-`, and a
+/// host name (or `localhost`) with an optional port. Paths, queries and credentials are refused,
+/// so the lookup can only ever be `https://domain/.well-known/webfinger`.
+pub fn parse_handle(typed: &str) -> Option<(&str, &str)> {
+    let (user, domain) = typed.split_once('@')?;
+    let user_ok =
+        (1..=64).contains(&user.len()) && user.chars().all(|c| c.is_ascii_alphanumeric() || "_.-".contains(c));
+    let (host, port) = match domain.rsplit_once(':') {
+        Some((h, p)) => (h, Some(p)),
+        None => (domain, None),
+    };
+    let port_ok = port.is_none_or(|p| !p.is_empty() && p.len() <= 5 && p.parse::<u16>().is_ok_and(|n| n > 0));
+    let label_ok = |l: &str| {
+        (1..=63).contains(&l.len())
+            && l.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
+            && !l.starts_with('-')
+            && !l.ends_with('-')
+    };
+    let host_ok = host.len() <= 253 && (host.contains('.') || host == "localhost") && host.split('.').all(label_ok);
+    (user_ok && host_ok && port_ok).then_some((user, domain))
 }
 
 async fn subscribe_template(state: &AppState, user: &str, domain: &str) -> Option<String> {

@@ -207,11 +207,10 @@ pub async fn page(state: &AppState, org: Org, before: Option<i64>) -> Result<Res
         .then(|| posts.last().map(|p| format!("/@{}?before={}", org.handle, p.id)))
         .flatten();
     let public = org.listed_in == "public";
-    // Script content cannot hold `</`: escape it so the JSON-LD cannot end its element early.
     let json_ld = public.then(|| {
         let mut doc = crate::service::open_data::schema_org(state, &org);
         doc["@context"] = serde_json::json!("https://schema.org/");
-        doc.to_string().replace("</", "<\\/")
+        super::json_in_html(&doc)
     });
     let profile = org.profile();
     render(&ProfilePage {

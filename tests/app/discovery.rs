@@ -210,16 +210,17 @@ async fn nodeinfo_and_the_instance_api_answer_plain_json() {
 #[tokio::test]
 async fn visitors_follow_from_their_own_server_and_read_feeds_and_tags() {
     use understory::service::{self, audit::Who};
-    // A fake fediverse server whose WebFinger advertises its follow page.
-    let router = axum::Router::new().route(
-        "/.well-known/webfinger",
-        axum::routing::get(|| async {
-            axum::Json(serde_json::json!({"subject": "acct:ann@localhost", "links": [
-                {"rel": "http://ostatus.org/schema/1.0/subscribe", "template": "https://masto.example/authorize_interaction?uri={uri}"}]}))
-        }),
-    );
+    // A fake fediverse server whose WebFinger advertises its follow page (on its own host).
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let port = listener.local_addr().unwrap().port();
+    let router = axum::Router::new().route(
+        "/.well-known/webfinger",
+        axum::routing::get(move || async move {
+            axum::Json(serde_json::json!({"subject": "acct:ann@localhost", "links": [
+                {"rel": "http://ostatus.org/schema/1.0/subscribe",
+                 "template": format!("http://localhost:{port}/authorize_interaction?uri={{uri}}")}]}))
+        }),
+    );
     tokio::spawn(async move { axum::serve(listener, router).await });
 
     let app = TestApp::spawn().await;
@@ -232,7 +233,7 @@ async fn visitors_follow_from_their_own_server_and_read_feeds_and_tags() {
         .unwrap();
     assert_eq!(r.status(), 303);
     let expected = format!(
-        "https://masto.example/authorize_interaction?uri=acme%40{}",
+        "http://localhost:{port}/authorize_interaction?uri=acme%40{}",
         app.base.trim_start_matches("http://").replace(':', "%3A")
     );
     assert_eq!(r.headers()["location"], expected.as_str());

@@ -8,6 +8,7 @@ mod directory;
 mod discovery;
 mod federation;
 mod fuzz_replay;
+mod hardening;
 mod helpers;
 mod inbox_security;
 mod lab;

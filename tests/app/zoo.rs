@@ -97,6 +97,8 @@ pub struct Zoo {
     pub refused_gets: Arc<AtomicU64>,
     /// Sign POSTs the RFC 9421 way instead (Mastodon 4.7, Fedify).
     pub rfc9421: bool,
+    /// GETs of its actor document.
+    actor_gets: Arc<AtomicU64>,
 }
 
 impl Zoo {
@@ -130,6 +132,7 @@ impl Zoo {
             overrides: Arc::default(),
             refused_gets: Arc::default(),
             rfc9421,
+            actor_gets: Arc::default(),
         };
         let actor = format!(
             "{}{}",
@@ -255,6 +258,29 @@ impl Zoo {
         } else {
             app.url(&format!("/orgs/{handle}/inbox"))
         }
+    }
+
+    /// How many times its actor document was fetched.
+    pub fn actor_gets(&self) -> u64 {
+        self.actor_gets.load(Ordering::Relaxed)
+    }
+
+    /// POSTs `doc` signed over `names` only (weak-signature tests).
+    pub async fn post_signing(&self, inbox: &str, doc: &Value, names: &[&str]) -> (u16, String) {
+        let body = serde_json::to_vec(doc).unwrap();
+        let url = url::Url::parse(inbox).unwrap();
+        let base = vec![("content-type".to_owned(), "application/activity+json".to_owned())];
+        let names: Vec<String> = names.iter().map(|n| (*n).to_owned()).collect();
+        let mut request = client().post(inbox).body(body.clone());
+        for (name, value) in base
+            .iter()
+            .cloned()
+            .chain(self.cavage("post", &url, &names, Some(&body), &base))
+        {
+            request = request.header(name, value);
+        }
+        let response = request.send().await.unwrap();
+        (response.status().as_u16(), response.text().await.unwrap_or_default())
     }
 
     /// POSTs `doc` to `inbox`, signed as the software signs; returns status and body.
@@ -534,6 +560,7 @@ async fn serve(State(zoo): State<Zoo>, method: Method, uri: Uri, headers: Header
         return json(StatusCode::OK, &content_type, zoo.render("key.json"));
     }
     if path == actor_path {
+        zoo.actor_gets.fetch_add(1, Ordering::Relaxed);
         let signed_fetch = zoo.species.habits["signed_fetch"] == true;
         if signed_fetch && let Err(e) = zoo.check_signature(&method, &uri, &headers).await {
             zoo.refused_gets.fetch_add(1, Ordering::Relaxed);
