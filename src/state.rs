@@ -45,8 +45,8 @@ pub struct AppState {
     pub metrics: Arc<crate::http::metrics::Metrics>,
     /// When each key was last fetched again after a failed signature check.
     pub key_refetches: Arc<KeyRefetches>,
-    /// Permits for argon2 work (`service::accounts::password_work`).
-    pub password_work: Arc<tokio::sync::Semaphore>,
+    /// The threads that run argon2 (`service::accounts::password_work`).
+    pub password_work: Arc<PasswordPool>,
     /// Megapixels of remote pictures being decoded at once (`service::media::remote`).
     pub decode_budget: Arc<tokio::sync::Semaphore>,
     /// Remote pictures being fetched, by key: a second view of one waits for the first.
@@ -61,6 +61,53 @@ pub const DECODE_BUDGET_MPX: usize = 40;
 
 /// Password hashes computed at once (argon2id takes about 19 MiB each).
 pub const PASSWORD_WORKERS: usize = 2;
+
+type PasswordJob = Box<dyn FnOnce() + Send>;
+
+/// A fixed set of [`PASSWORD_WORKERS`] threads for argon2: a burst of sign-ins queues here. Run
+/// on the shared blocking pool instead, the work moved between threads and each kept its own
+/// allocator arena of hashing memory (100 concurrent sign-ins left 480 MiB resident even with
+/// two at a time).
+pub struct PasswordPool {
+    jobs: std::sync::Mutex<std::sync::mpsc::Sender<PasswordJob>>,
+}
+
+impl PasswordPool {
+    fn new(threads: usize) -> std::io::Result<Self> {
+        let (jobs, queue) = std::sync::mpsc::channel::<PasswordJob>();
+        let queue = Arc::new(std::sync::Mutex::new(queue));
+        for i in 0..threads {
+            let queue = queue.clone();
+            std::thread::Builder::new().name(format!("argon2-{i}")).spawn(move || {
+                loop {
+                    // The lock is held only while waiting for a job, not while running it.
+                    let job = queue.lock().unwrap_or_else(|e| e.into_inner()).recv();
+                    match job {
+                        // A panicking job loses its answer (`run` returns None), not the thread.
+                        Ok(job) => {
+                            let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(job));
+                        }
+                        // Every sender is gone: the instance stopped.
+                        Err(_) => break,
+                    }
+                }
+            })?;
+        }
+        Ok(Self {
+            jobs: std::sync::Mutex::new(jobs),
+        })
+    }
+
+    /// Runs `f` on one of the threads; `None` if it panicked.
+    pub async fn run<T: Send + 'static>(&self, f: impl FnOnce() -> T + Send + 'static) -> Option<T> {
+        let (done, result) = tokio::sync::oneshot::channel();
+        let job: PasswordJob = Box::new(move || {
+            let _ = done.send(f());
+        });
+        self.jobs.lock().unwrap_or_else(|e| e.into_inner()).send(job).ok()?;
+        result.await.ok()
+    }
+}
 
 /// Throttles fetching a key again after a signature failed with the stored one (a key
 /// rotation): once per key per [`KeyRefetches::EVERY_MS`], so forged requests naming a stored
@@ -114,7 +161,7 @@ impl AppState {
             metrics: Arc::default(),
             org_cache: Arc::default(),
             key_refetches: Arc::default(),
-            password_work: Arc::new(tokio::sync::Semaphore::new(PASSWORD_WORKERS)),
+            password_work: Arc::new(PasswordPool::new(PASSWORD_WORKERS)?),
             decode_budget: Arc::new(tokio::sync::Semaphore::new(DECODE_BUDGET_MPX)),
             remote_fetches: Arc::default(),
             catalogue: Arc::new(Catalogue::load().map_err(|e| anyhow::anyhow!("message catalogue: {e}"))?),

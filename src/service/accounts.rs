@@ -338,12 +338,11 @@ pub fn check_password(password: &str) -> Result<()> {
     Ok(())
 }
 
-/// Runs argon2 work (`f`) on the blocking pool, at most [`crate::state::PASSWORD_WORKERS`] at a
-/// time: each hash takes about 19 MiB, so a burst of sign-ins waits here instead of growing
-/// memory by the burst. `None` if the work panicked.
+/// Runs argon2 work (`f`) on the instance's [`crate::state::PASSWORD_WORKERS`] password
+/// threads: each hash takes about 19 MiB, so a burst of sign-ins waits its turn instead of
+/// growing memory by the burst. `None` if the work panicked.
 pub async fn password_work<T: Send + 'static>(state: &AppState, f: impl FnOnce() -> T + Send + 'static) -> Option<T> {
-    let _permit = state.password_work.acquire().await.ok()?;
-    tokio::task::spawn_blocking(f).await.ok()
+    state.password_work.run(f).await
 }
 
 /// argon2id with the crate's default (OWASP) parameters and a random salt.

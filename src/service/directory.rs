@@ -223,7 +223,7 @@ pub async fn sync_item(tx: &mut Tx, state: &AppState, doc: &Value) -> Result<()>
         changed_at: state.clock.now_ms(),
         ..Entry::default()
     };
-    if store::directory::is_local_actor(&state.db, id).await? {
+    if store::directory::is_local_actor_in(tx, id).await? {
         return Err(super::Error::Forbidden(
             "a peer cannot replace a local organisation".into(),
         ));

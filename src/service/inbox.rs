@@ -101,7 +101,7 @@ pub async fn receive(state: &AppState, activity: &Value, signer: &RemoteActor) -
                 type_of(o) == Some("Follow") && o.get("object").and_then(id_of) == Some(instance.as_str())
             }) =>
         {
-            super::peering::on_undo_follow(&mut tx, state, signer).await?;
+            super::peering::on_undo_follow(&mut tx, signer).await?;
             Outcome::Processed
         }
         "Undo" => on_undo(&mut tx, state, object?, signer).await?,
@@ -111,7 +111,7 @@ pub async fn receive(state: &AppState, activity: &Value, signer: &RemoteActor) -
         "Delete" => on_delete(&mut tx, state, object?, signer).await?,
         "Accept" | "Reject" => {
             let follow_id = id_of(object?).ok_or_else(|| Error::Invalid("Accept names no Follow".into()))?;
-            if !super::peering::on_answer(&mut tx, state, follow_id, signer, kind == "Accept").await? {
+            if !super::peering::on_answer(&mut tx, follow_id, signer, kind == "Accept").await? {
                 store::follows::answer_following(&mut tx, follow_id, signer.id, kind == "Accept").await?;
             }
             Outcome::Processed
@@ -149,7 +149,7 @@ async fn on_follow(
         .urls
         .handle_of_actor(target)
         .ok_or_else(|| Error::NotFound(format!("actor {target}")))?;
-    let org = super::orgs::find_live(state, handle).await?;
+    let org = super::orgs::find_live_in(tx, handle).await?;
     if org.moved_to.is_some() {
         // A moved organisation takes no new followers: they should follow where it went.
         follows::send_answer(
@@ -209,7 +209,7 @@ async fn on_undo(tx: &mut Tx, state: &AppState, object: &Value, signer: &RemoteA
             .and_then(id_of)
             .and_then(|t| state.urls.handle_of_actor(t));
         if let Some(org) = match handle {
-            Some(h) => store::orgs::find_by_handle(&state.db, h).await?,
+            Some(h) => store::orgs::find_by_handle_in(tx, h).await?,
             None => None,
         } {
             removed = store::follows::remove_follower(tx, org.id, signer.id).await?;
@@ -230,7 +230,7 @@ async fn on_interaction(
     let Some((handle, post_id)) = state.urls.update_of(target) else {
         return Ok(Outcome::Ignored);
     };
-    super::posts::live_post(state, handle, post_id).await?;
+    super::posts::live_post_in(tx, handle, post_id).await?;
     let kind = if kind == "Like" { "like" } else { "announce" };
     store::posts::add_interaction(tx, id, kind, signer.id, post_id, state.clock.now_ms()).await?;
     Ok(Outcome::Processed)
@@ -350,7 +350,7 @@ async fn relevance(
         .and_then(id_of)
         .and_then(|r| state.urls.update_of(r))
     {
-        let (org, _) = super::posts::live_post(state, handle, post_id).await?;
+        let (org, _) = super::posts::live_post_in(tx, handle, post_id).await?;
         return Ok(Some((org.id, "reply", Some(post_id))));
     }
     for tag in crate::protocol::items(object.get("tag")) {
@@ -361,7 +361,7 @@ async fn relevance(
             .get("href")
             .and_then(Value::as_str)
             .and_then(|h| state.urls.handle_of_actor(h))
-            && let Some(org) = store::orgs::find_by_handle(&state.db, handle)
+            && let Some(org) = store::orgs::find_by_handle_in(tx, handle)
                 .await?
                 .filter(|o| o.deleted_at.is_none())
         {

@@ -44,10 +44,10 @@ pub async fn request(state: &AppState, handle: &str, name: &str, email: &str, me
     else {
         return Err(Error::Invalid(errors.join("; ")));
     };
+    let operators = store::users::list(&state.db).await?;
     let mut tx = state.db.begin().await?;
     let id = store::joins::insert(&mut tx, handle.as_str(), &name, &email, &message, state.clock.now_ms()).await?;
-    for op in store::users::list(&state.db)
-        .await?
+    for op in operators
         .into_iter()
         .filter(|u| u.is_operator && u.removed_at.is_none())
     {

@@ -39,7 +39,7 @@ pub async fn notify_staff(tx: &mut Tx, state: &AppState, org_id: i64, subject: &
     if !enabled(state) {
         return Ok(());
     }
-    for member in store::users::members(&state.db, org_id).await? {
+    for member in store::users::members_in(tx, org_id).await? {
         queue(tx, state, &member.email, subject, body).await?;
     }
     Ok(())

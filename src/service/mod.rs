@@ -86,3 +86,64 @@ pub fn remote_url(state: &crate::state::AppState, what: &str, raw: &str) -> Resu
         .map(|u| u.to_string())
         .ok_or_else(|| Error::Invalid(format!("{what} {raw:?} is not an https URL")))
 }
+
+#[cfg(test)]
+mod tests {
+    /// Every read made while a transaction is open goes through that transaction. A read through
+    /// the pool instead waits for a second connection: with as many such requests as the pool
+    /// has connections (8 concurrent inbox POSTs on PostgreSQL), each holds one and waits for
+    /// another, and nothing moves until the pool times out. This checks the source of every
+    /// service: inside a function that takes a `&mut Tx`, or between `begin()` and `commit()`,
+    /// no `state.db` but `begin()`, and none of the helpers that read through the pool.
+    #[test]
+    fn no_pool_reads_under_an_open_transaction() {
+        const POOL_HELPERS: [&str; 3] = ["find_live(state", "live_post(state", "find_any(state"];
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src/service");
+        let mut found = Vec::new();
+        for entry in std::fs::read_dir(&dir).unwrap() {
+            let path = entry.unwrap().path();
+            let source = std::fs::read_to_string(&path).unwrap();
+            let source = source.split("#[cfg(test)]").next().unwrap_or("");
+            let mut in_fn_with_tx = false;
+            let mut signature: Option<String> = None;
+            let mut depth_at_fn = 0i32;
+            let mut depth = 0i32;
+            let mut open_tx = false;
+            for (n, line) in source.lines().enumerate() {
+                let code = line.split("//").next().unwrap_or("");
+                if code.contains("fn ") && !code.contains("fn(") {
+                    signature = Some(String::new());
+                    depth_at_fn = depth;
+                }
+                if let Some(sig) = signature.as_mut() {
+                    sig.push_str(code);
+                    if code.contains('{') || code.trim_end().ends_with(';') {
+                        in_fn_with_tx = sig.contains("&mut Tx") || sig.contains("&mut store::Tx");
+                        signature = None;
+                    }
+                }
+                if code.contains("db.begin()") {
+                    open_tx = true;
+                }
+                let reads_pool = (code.contains("state.db") && !code.contains("state.db.begin()"))
+                    || POOL_HELPERS.iter().any(|h| code.contains(h));
+                if reads_pool && (in_fn_with_tx || open_tx) {
+                    found.push(format!("{}:{}: {}", path.display(), n + 1, line.trim()));
+                }
+                if code.contains(".commit()") {
+                    open_tx = false;
+                }
+                depth += code.matches('{').count() as i32 - code.matches('}').count() as i32;
+                if depth <= depth_at_fn && code.contains('}') {
+                    in_fn_with_tx = false;
+                    open_tx = false;
+                }
+            }
+        }
+        assert!(
+            found.is_empty(),
+            "pool reads under an open transaction:\n{}",
+            found.join("\n")
+        );
+    }
+}

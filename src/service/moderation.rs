@@ -66,7 +66,7 @@ pub async fn unhide(state: &AppState, who: &Who, actor: &str) -> Result<()> {
         return Err(Error::NotFound(format!("hidden entry {actor}")));
     }
     if let Some(handle) = state.urls.handle_of_actor(actor)
-        && let Some(org) = store::orgs::find_by_handle(&state.db, handle).await?
+        && let Some(org) = store::orgs::find_by_handle_in(&mut tx, handle).await?
     {
         super::directory::sync_org(&mut tx, state, &org).await?;
     }
@@ -110,7 +110,7 @@ pub async fn on_flag(tx: &mut Tx, state: &AppState, activity: &serde_json::Value
         state.clock.now_ms(),
     )
     .await?;
-    for user in store::users::list(&state.db)
+    for user in store::users::list_in(tx)
         .await?
         .into_iter()
         .filter(|u| u.is_operator && u.removed_at.is_none())

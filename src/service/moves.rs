@@ -172,7 +172,7 @@ pub async fn on_move(tx: &mut Tx, state: &AppState, signer: &RemoteActor, new_ac
     let following = store::follows::orgs_following(tx, signer.id).await?;
     store::directory::unlist(tx, &signer.ap_id, state.clock.now_ms()).await?;
     for org_id in &following {
-        let Some(org) = store::orgs::find(&state.db, *org_id).await? else {
+        let Some(org) = store::orgs::find_in(tx, *org_id).await? else {
             continue;
         };
         let me = state.urls.org(&org.handle);

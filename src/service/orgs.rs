@@ -94,6 +94,15 @@ pub async fn find_live(state: &AppState, handle: &str) -> Result<Org> {
     }
 }
 
+/// [`find_live`] inside a transaction.
+pub async fn find_live_in(tx: &mut crate::store::Tx, handle: &str) -> Result<Org> {
+    match store::orgs::find_by_handle_in(tx, handle).await? {
+        Some(org) if org.deleted_at.is_some() => Err(Error::Gone(format!("organisation {handle}"))),
+        Some(org) => Ok(org),
+        None => Err(Error::NotFound(format!("organisation {handle}"))),
+    }
+}
+
 /// How long a cached organisation may be served without asking the database (another process,
 /// such as the CLI, may have changed it; changes made in this process show at once).
 pub const CACHE_TTL: std::time::Duration = std::time::Duration::from_secs(1);

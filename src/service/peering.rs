@@ -120,7 +120,7 @@ pub async fn on_follow(
     // Peering state belongs to a domain's instance actor only: the one we know, or, for a first
     // request, an Application or Service whose username is its domain (FEP-d556, as ours and
     // Mastodon's are). Any other actor of that domain changes nothing.
-    let known = store::peers::find(&state.db, &signer.domain).await?.map(|p| p.actor);
+    let known = store::peers::find_in(tx, &signer.domain).await?.map(|p| p.actor);
     let is_instance_actor = match known.as_deref() {
         Some(actor) if !actor.is_empty() => actor == signer.ap_id,
         _ => matches!(signer.actor_type.as_str(), "Application" | "Service") && signer.username == signer.domain,
@@ -153,12 +153,11 @@ pub async fn on_follow(
 /// An Accept or Reject of our instance actor's Follow; returns whether it was one.
 pub async fn on_answer(
     tx: &mut Tx,
-    state: &AppState,
     follow_id: &str,
     signer: &store::actors::RemoteActor,
     accepted: bool,
 ) -> Result<bool> {
-    match store::peers::find(&state.db, &signer.domain).await? {
+    match store::peers::find_in(tx, &signer.domain).await? {
         Some(peer) if peer.outgoing_follow.as_deref() == Some(follow_id) && peer.actor == signer.ap_id => {
             store::peers::set_outgoing(tx, &peer.domain, if accepted { "accepted" } else { "rejected" }, None).await?;
             Ok(true)
@@ -168,8 +167,8 @@ pub async fn on_answer(
 }
 
 /// An Undo of a peer's Follow of our instance actor.
-pub async fn on_undo_follow(tx: &mut Tx, state: &AppState, signer: &store::actors::RemoteActor) -> Result<bool> {
-    match store::peers::find(&state.db, &signer.domain).await? {
+pub async fn on_undo_follow(tx: &mut Tx, signer: &store::actors::RemoteActor) -> Result<bool> {
+    match store::peers::find_in(tx, &signer.domain).await? {
         Some(peer) if peer.actor == signer.ap_id => {
             store::peers::set_incoming(tx, &peer.domain, "none", None).await?;
             Ok(true)
@@ -241,7 +240,7 @@ pub async fn block(state: &AppState, who: &Who, domain: &str, reason: &str) -> R
     let domain = check_domain(domain)?;
     let mut tx = state.db.begin().await?;
     store::peers::block(&mut tx, &domain, reason, state.clock.now_ms()).await?;
-    if let Some(peer) = store::peers::find(&state.db, &domain).await? {
+    if let Some(peer) = store::peers::find_in(&mut tx, &domain).await? {
         end_peering(&mut tx, state, &peer).await?;
     }
     store::directory::unlist_domain(&mut tx, &domain, state.clock.now_ms()).await?;

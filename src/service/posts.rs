@@ -246,7 +246,7 @@ pub async fn edit_with_warning(
         content_warning,
         ..post
     };
-    let attachments = store::media::attachments(&state.db, id).await?;
+    let attachments = store::media::attachments_in(&mut tx, id).await?;
     let object = note::note(&state.urls, handle, &post, &attachments, note::NoteCounts::default());
     let activity_id = state
         .urls
@@ -285,6 +285,19 @@ pub async fn delete(state: &AppState, who: &Who, handle: &str, id: i64) -> Resul
     tx.commit().await?;
     delivery::notify(state);
     Ok(())
+}
+
+/// [`live_post`] inside a transaction (every read under an open transaction goes through it).
+pub async fn live_post_in(tx: &mut store::Tx, handle: &str, id: i64) -> Result<(Org, Post)> {
+    let org = store::orgs::find_by_handle_in(tx, handle)
+        .await?
+        .filter(|o| o.deleted_at.is_none())
+        .ok_or_else(|| Error::NotFound(format!("organisation {handle}")))?;
+    match store::posts::find_in(tx, org.id, id).await? {
+        Some(p) if p.deleted_at.is_some() => Err(Error::Gone(format!("update {id}"))),
+        Some(p) => Ok((org, p)),
+        None => Err(Error::NotFound(format!("update {id}"))),
+    }
 }
 
 /// An organisation's live update: `NotFound` or `Gone` otherwise.

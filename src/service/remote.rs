@@ -158,7 +158,7 @@ pub async fn refresh_stale(state: &AppState, limit: i64) -> Result<usize> {
             Err(Error::Remote(crate::net::NetError::Status { status, .. })) if status.as_u16() == 410 => {
                 let mut tx = state.db.begin().await?;
                 store::directory::unlist(&mut tx, &ap_id, state.clock.now_ms()).await?;
-                if let Some(actor) = store::actors::find_by_ap_id(&state.db, &ap_id).await? {
+                if let Some(actor) = store::actors::find_by_ap_id_in(&mut tx, &ap_id).await? {
                     store::actors::mark_deleted(&mut tx, actor.id, state.clock.now_ms()).await?;
                 }
                 tx.commit().await?;

@@ -79,6 +79,12 @@ pub async fn find_by_ap_id(db: &Db, ap_id: &str) -> Result<Option<RemoteActor>, 
     Ok(on_db!(db, pool => sqlx::query_as(&sql).bind(ap_id).fetch_optional(pool).await)?)
 }
 
+/// Finds an actor by id inside a transaction.
+pub async fn find_by_ap_id_in(tx: &mut Tx, ap_id: &str) -> Result<Option<RemoteActor>, StoreError> {
+    let sql = format!("select {COLUMNS} from remote_actors where ap_id = $1");
+    Ok(on_tx!(tx, conn => sqlx::query_as(&sql).bind(ap_id).fetch_optional(conn).await)?)
+}
+
 /// Finds an actor by the id of its key.
 pub async fn find_by_key_id(db: &Db, key_id: &str) -> Result<Option<RemoteActor>, StoreError> {
     let sql = format!("select {COLUMNS} from remote_actors where key_id = $1 and deleted_at is null");

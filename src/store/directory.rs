@@ -178,6 +178,13 @@ pub async fn is_local_actor(db: &Db, actor: &str) -> Result<bool, StoreError> {
     Ok(row.is_some())
 }
 
+/// [`is_local_actor`] inside a transaction.
+pub async fn is_local_actor_in(tx: &mut Tx, actor: &str) -> Result<bool, StoreError> {
+    let row: Option<(i64,)> = on_tx!(tx, conn => sqlx::query_as("select id from directory where actor = $1 and org_id is not null")
+        .bind(actor).fetch_optional(conn).await)?;
+    Ok(row.is_some())
+}
+
 /// The row of a local organisation.
 pub async fn of_org(db: &Db, org_id: i64) -> Result<Option<Entry>, StoreError> {
     let sql = format!("select {COLUMNS} from directory where org_id = $1");

@@ -95,6 +95,12 @@ pub async fn attachments(db: &Db, post_id: i64) -> Result<Vec<Attachment>, Store
     Ok(on_db!(db, pool => sqlx::query_as(&sql).bind(post_id).fetch_all(pool).await)?)
 }
 
+/// Attachments of an update, inside a transaction.
+pub async fn attachments_in(tx: &mut Tx, post_id: i64) -> Result<Vec<Attachment>, StoreError> {
+    let sql = format!("{ATTACHMENT_SELECT} where a.post_id = $1 order by a.position");
+    Ok(on_tx!(tx, conn => sqlx::query_as(&sql).bind(post_id).fetch_all(conn).await)?)
+}
+
 /// Attachments of several updates (a page of them), in order within each.
 pub async fn attachments_of(db: &Db, post_ids: &[i64]) -> Result<Vec<Attachment>, StoreError> {
     if post_ids.is_empty() {

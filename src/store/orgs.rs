@@ -113,6 +113,12 @@ pub async fn find_by_handle(db: &Db, handle: &str) -> Result<Option<Org>, StoreE
     Ok(on_db!(db, pool => sqlx::query_as(&sql).bind(handle).fetch_optional(pool).await)?)
 }
 
+/// Finds an organisation by handle inside a transaction.
+pub async fn find_by_handle_in(tx: &mut Tx, handle: &str) -> Result<Option<Org>, StoreError> {
+    let sql = format!("select {COLUMNS} from orgs where handle = $1");
+    Ok(on_tx!(tx, conn => sqlx::query_as(&sql).bind(handle).fetch_optional(conn).await)?)
+}
+
 /// Finds an organisation by row id.
 pub async fn find(db: &Db, id: i64) -> Result<Option<Org>, StoreError> {
     let sql = format!("select {COLUMNS} from orgs where id = $1");

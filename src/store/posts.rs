@@ -83,6 +83,12 @@ pub async fn find(db: &Db, org_id: i64, id: i64) -> Result<Option<Post>, StoreEr
     Ok(on_db!(db, pool => sqlx::query_as(&sql).bind(org_id).bind(id).fetch_optional(pool).await)?)
 }
 
+/// Finds an update inside a transaction.
+pub async fn find_in(tx: &mut Tx, org_id: i64, id: i64) -> Result<Option<Post>, StoreError> {
+    let sql = format!("select {COLUMNS} from posts where org_id = $1 and id = $2");
+    Ok(on_tx!(tx, conn => sqlx::query_as(&sql).bind(org_id).bind(id).fetch_optional(conn).await)?)
+}
+
 /// Live updates of an organisation, newest first, with ids below `before` (for paging).
 pub async fn list(db: &Db, org_id: i64, before: i64, limit: i64) -> Result<Vec<Post>, StoreError> {
     let sql = format!(

@@ -49,6 +49,12 @@ pub async fn list(db: &Db) -> Result<Vec<User>, StoreError> {
     Ok(on_db!(db, pool => sqlx::query_as(&sql).fetch_all(pool).await)?)
 }
 
+/// Every user, inside a transaction.
+pub async fn list_in(tx: &mut Tx) -> Result<Vec<User>, StoreError> {
+    let sql = format!("select {COLUMNS} from users order by email");
+    Ok(on_tx!(tx, conn => sqlx::query_as(&sql).fetch_all(conn).await)?)
+}
+
 /// Sets a user's password hash.
 pub async fn set_password(tx: &mut Tx, id: i64, hash: &str) -> Result<(), StoreError> {
     on_tx!(tx, conn => sqlx::query("update users set password_hash = $1 where id = $2")
@@ -142,6 +148,12 @@ pub async fn role(db: &Db, user_id: i64, org_id: i64) -> Result<Option<String>, 
 pub async fn members(db: &Db, org_id: i64) -> Result<Vec<Membership>, StoreError> {
     let sql = format!("{MEMBERSHIP} where m.org_id = $1 order by u.email");
     Ok(on_db!(db, pool => sqlx::query_as(&sql).bind(org_id).fetch_all(pool).await)?)
+}
+
+/// Members of an organisation, inside a transaction.
+pub async fn members_in(tx: &mut Tx, org_id: i64) -> Result<Vec<Membership>, StoreError> {
+    let sql = format!("{MEMBERSHIP} where m.org_id = $1 order by u.email");
+    Ok(on_tx!(tx, conn => sqlx::query_as(&sql).bind(org_id).fetch_all(conn).await)?)
 }
 
 /// Memberships of a user.

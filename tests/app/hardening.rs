@@ -350,9 +350,15 @@ async fn nothing_published_survives_the_deletion_of_its_organisation() {
         let deleting = tokio::spawn(async move { service::orgs::delete(&s2, &Who::Cli, &h2).await });
         let (published, deleted) = (publishing.await.unwrap(), deleting.await.unwrap());
         assert!(deleted.is_ok(), "{deleted:?}");
-        let org = store::orgs::find_by_handle(&app.state.db, &handle).await.unwrap().unwrap();
+        let org = store::orgs::find_by_handle(&app.state.db, &handle)
+            .await
+            .unwrap()
+            .unwrap();
         if let Ok((post, _)) = published {
-            let stored = store::posts::find(&app.state.db, org.id, post.id).await.unwrap().unwrap();
+            let stored = store::posts::find(&app.state.db, org.id, post.id)
+                .await
+                .unwrap()
+                .unwrap();
             if stored.source == "Secret plans" {
                 survived += 1;
             }
@@ -639,4 +645,55 @@ async fn signed_posts_must_cover_the_target_and_the_host() {
         assert!(text.contains("signature must cover"), "{text}");
     }
     assert!(app.followers("acme", "accepted").await.is_empty());
+}
+
+/// Issue 24, item 1: on PostgreSQL, eight concurrent inbox requests each held a pooled
+/// connection in their transaction and read through the pool again, so all waited for a ninth.
+/// Every read under an open transaction now goes through it (checked for every service by
+/// `service::tests::no_pool_reads_under_an_open_transaction`); here 64 concurrent likes and
+/// replies all land, on both databases.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn sixty_four_concurrent_inbox_requests_all_land() {
+    let clock = test_clock();
+    let a = TestApp::spawn_with(clock.clone()).await;
+    let b = TestApp::spawn_with(clock.clone()).await;
+    a.create_org("acme").await;
+    b.create_org("bob").await;
+    let post = service::posts::publish(&a.state, &Who::Cli, "acme", "Winter rota", None)
+        .await
+        .unwrap();
+    let note = a.state.urls.update("acme", post.id);
+    let bob = b.actor("bob");
+    // bob is known before the burst, as a follower's server is.
+    let first = json!({"id": format!("{bob}/likes/0"), "type": "Like", "actor": bob, "object": note});
+    assert_eq!(post_as_org(&b, "bob", &a.url("/inbox"), &first).await, 202);
+    let key = b.key_of("bob").await;
+    let key_id = format!("{bob}#main-key");
+    let sends = (1..=64).map(|i| {
+        let activity = if i % 2 == 0 {
+            json!({"id": format!("{bob}/likes/{i}"), "type": "Like", "actor": bob, "object": note})
+        } else {
+            json!({"id": format!("{bob}/notes/{i}/activity"), "type": "Create", "actor": bob,
+                   "object": {"id": format!("{bob}/notes/{i}"), "type": "Note", "attributedTo": bob,
+                              "inReplyTo": note, "content": format!("reply {i}")}})
+        };
+        let (inbox, key, key_id, now) = (a.url("/inbox"), key.clone(), key_id.clone(), clock.now_ms());
+        tokio::spawn(async move {
+            let body = serde_json::to_vec(&activity).unwrap();
+            signed_post(&inbox, &body, &key, &key_id, now).await
+        })
+    });
+    let statuses: Vec<u16> = futures_util::future::join_all(sends)
+        .await
+        .into_iter()
+        .map(Result::unwrap)
+        .collect();
+    assert!(statuses.iter().all(|s| *s == 202), "{statuses:?}");
+    assert_eq!(
+        store::posts::interaction_count(&a.state.db, post.id, "like")
+            .await
+            .unwrap(),
+        33
+    );
+    assert_eq!(crate::helpers::notes_of(&a, "acme").await.len(), 32);
 }
