@@ -8,7 +8,7 @@ use understory::{
     store,
 };
 
-use crate::helpers::{TestApp, client, signed_post, test_clock};
+use crate::helpers::{TestApp, client, signed_post, test_clock, text_of};
 
 /// Two instances on one clock; `a` approves peering requests by hand.
 async fn pair() -> (Clock, TestApp, TestApp) {
@@ -133,23 +133,9 @@ async fn only_https_urls_of_peers_are_stored() {
         let status = post_as_instance(&b, &a.url("/inbox"), &add).await;
         assert!(status == 400 || status == 202, "{status}");
     }
-    let page = client()
-        .get(a.url("/directory?q=DONATE"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let page = text_of(&a.url("/directory?q=DONATE")).await;
     assert!(!page.contains("javascript:"), "no javascript: link on the directory");
-    let api = client()
-        .get(a.url("/api/understory/v1/directory?q=DONATE"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let api = text_of(&a.url("/api/understory/v1/directory?q=DONATE")).await;
     assert!(!api.contains("javascript:"), "{api}");
 }
 
@@ -571,14 +557,7 @@ async fn json_in_pages_cannot_end_or_comment_out_its_script() {
     service::orgs::edit(&app.state, &Who::Cli, "alpha", &edit)
         .await
         .unwrap();
-    let page = client()
-        .get(app.url("/@alpha"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let page = text_of(&app.url("/@alpha")).await;
     let start = page
         .find("<script type=\"application/ld+json\">")
         .expect("the JSON-LD is there");
@@ -617,14 +596,7 @@ async fn csv_cells_cannot_be_formulas_and_round_trip() {
         ..Default::default()
     };
     service::orgs::edit(&app.state, &Who::Cli, "calc", &edit).await.unwrap();
-    let csv = client()
-        .get(app.url("/directory.csv"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let csv = text_of(&app.url("/directory.csv")).await;
     assert!(csv.contains("'=HYPERLINK("), "{csv}");
     assert!(!csv.contains(",=HYPERLINK("), "{csv}");
 }

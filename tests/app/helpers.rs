@@ -273,6 +273,11 @@ pub fn client() -> reqwest::Client {
         .unwrap()
 }
 
+/// GETs a page (or any text) and returns its body.
+pub async fn text_of(url: &str) -> String {
+    client().get(url).send().await.unwrap().text().await.unwrap()
+}
+
 /// GETs JSON with an ActivityPub Accept header; returns status and body.
 pub async fn get_ap(url: &str) -> (StatusCode, Value) {
     let r = client()

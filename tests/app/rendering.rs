@@ -9,7 +9,7 @@ use understory::{
     store::{self, orgs::Picture},
 };
 
-use crate::helpers::{TestApp, client, get_ap};
+use crate::helpers::{TestApp, client, get_ap, text_of};
 
 /// Mastodon's sanitiser (`lib/sanitize_ext/sanitize_config.rb`, MASTODON_STRICT).
 const MASTODON_ELEMENTS: [&str; 21] = [
@@ -385,14 +385,7 @@ async fn places_read_as_people_say_them_everywhere() {
         !actor.to_string().contains("Cymru GB-CYM"),
         "no bracketed alternative in the actor"
     );
-    let page = client()
-        .get(app.url("/@cymru"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let page = text_of(&app.url("/@cymru")).await;
     assert!(
         page.contains("Wales") && !page.contains("Cymru GB-CYM"),
         "the profile page"
@@ -402,23 +395,9 @@ async fn places_read_as_people_say_them_everywhere() {
         dir["results"][0]["places"][0]["name"], "Wales",
         "the directory API: {dir}"
     );
-    let facets = client()
-        .get(app.url("/directory?place=GB-WLS"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let facets = text_of(&app.url("/directory?place=GB-WLS")).await;
     assert!(!facets.contains("Cymru GB-CYM"), "facets");
-    let jsonld = client()
-        .get(app.url("/directory.jsonld"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let jsonld = text_of(&app.url("/directory.jsonld")).await;
     assert!(
         jsonld.contains("\"Wales\"") && !jsonld.contains("Cymru GB-CYM"),
         "exports"
