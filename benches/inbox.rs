@@ -2,6 +2,10 @@
 //! real instance for a fixed time; reports how many were accepted, rejected and lost.
 //!
 //!     cargo bench --bench inbox -- [--seconds 10] [--concurrency 64] [--bad-every 20]
+//!         [--database postgres://postgres@127.0.0.1:5432/test]
+//!
+//! SQLite in a temporary file by default; with `--database` a PostgreSQL URL, in a fresh schema
+//! (dropped afterwards).
 //!
 //! Loopback only. Every sender is a real actor served by a small HTTP server (fetched and
 //! verified by the instance on first use); each activity is a `Like` with a new id, signed at
@@ -39,9 +43,22 @@ async fn main() {
     let bad_every: u64 = arg("--bad-every").map_or(20, |v| v.parse().unwrap());
 
     let dir = tempfile::tempdir().unwrap();
-    let db = Db::connect(&format!("sqlite://{}", dir.path().join("inbox.db").display()))
-        .await
-        .unwrap();
+    let postgres = arg("--database").filter(|u| u.starts_with("postgres"));
+    let schema = format!("bench_inbox_{}", std::process::id());
+    let db = match &postgres {
+        Some(url) => {
+            if let Db::Postgres(pool) = &Db::connect(url).await.unwrap() {
+                sqlx::query(&format!("create schema {schema}"))
+                    .execute(pool)
+                    .await
+                    .unwrap();
+            }
+            Db::connect_postgres_schema(url, &schema).await.unwrap()
+        }
+        None => Db::connect(&format!("sqlite://{}", dir.path().join("inbox.db").display()))
+            .await
+            .unwrap(),
+    };
     db.migrate().await.unwrap();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let port = listener.local_addr().unwrap().port();
@@ -189,4 +206,13 @@ async fn main() {
     assert_eq!(accepted, stored, "every accepted activity is stored");
     assert_eq!(failed.load(Ordering::Relaxed), 0, "no request failed");
     stop.cancel();
+    if let Some(url) = &postgres {
+        state.db.close().await;
+        if let Db::Postgres(pool) = &Db::connect(url).await.unwrap() {
+            sqlx::query(&format!("drop schema {schema} cascade"))
+                .execute(pool)
+                .await
+                .unwrap();
+        }
+    }
 }
