@@ -12,7 +12,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::disallowed_methods)]
 
 use std::{
-    process::{Child, Command, Stdio},
+    process::{Command, Stdio},
     sync::{
         Arc,
         atomic::{AtomicUsize, Ordering},
@@ -23,38 +23,7 @@ use std::{
 use understory::store::{self, Db};
 
 mod common;
-use common::arg;
-
-struct Proc(Child);
-
-impl Drop for Proc {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn status_field(pid: u32, field: &str) -> f64 {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
-    status
-        .lines()
-        .find(|l| l.starts_with(field))
-        .and_then(|l| l.split_whitespace().nth(1))
-        .and_then(|v| v.parse::<f64>().ok())
-        .unwrap_or(0.0)
-}
-
-fn mib(pid: u32, field: &str) -> f64 {
-    status_field(pid, field) / 1024.0
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
+use common::{Proc, arg, free_port, proc_mib, proc_status};
 
 fn start(bin: &str, dir: &std::path::Path, port: u16, exempt: bool) -> Proc {
     let mut cmd = Command::new(bin);
@@ -127,7 +96,7 @@ async fn pictures(bin: &str) {
     let port = free_port();
     let server = start(bin, dir.path(), port, true);
     let pid = server.0.id();
-    let idle = mib(pid, "VmRSS:");
+    let idle = proc_mib(pid, "VmRSS:");
     let client = reqwest::Client::new();
     let t0 = Instant::now();
     let views = (0..64).map(|i| {
@@ -141,8 +110,8 @@ async fn pictures(bin: &str) {
         "pictures: 64 first views of 16 7680x4320 PNGs: {ok} answered 200 in {:.1} s, {} fetches; RSS idle {idle:.0} MiB, peak {:.0} MiB, after {:.0} MiB",
         t0.elapsed().as_secs_f64(),
         fetches.load(Ordering::SeqCst),
-        mib(pid, "VmHWM:"),
-        mib(pid, "VmRSS:"),
+        proc_mib(pid, "VmHWM:"),
+        proc_mib(pid, "VmRSS:"),
     );
 }
 
@@ -204,7 +173,7 @@ async fn sign_ins(bin: &str) {
                 .unwrap_or(0)
         }
     };
-    let idle = mib(pid, "VmRSS:");
+    let idle = proc_mib(pid, "VmRSS:");
     let one_email =
         futures_util::future::join_all((0..40).map(|i| attempt("u0@example.org".into(), format!("198.51.100.{i}"))))
             .await;
@@ -220,9 +189,9 @@ async fn sign_ins(bin: &str) {
     println!(
         "sign-in: 100 concurrent wrong sign-ins for 100 accounts: {answered} answered in {:.1} s; RSS idle {idle:.0} MiB, peak {:.0} MiB, after {:.0} MiB, threads {}",
         t0.elapsed().as_secs_f64(),
-        mib(pid, "VmHWM:"),
-        mib(pid, "VmRSS:"),
-        status_field(pid, "Threads:"),
+        proc_mib(pid, "VmHWM:"),
+        proc_mib(pid, "VmRSS:"),
+        proc_status(pid, "Threads:"),
     );
 }
 

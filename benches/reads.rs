@@ -9,7 +9,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::disallowed_methods)]
 
 use std::{
-    process::{Child, Command, Stdio},
+    process::{Command, Stdio},
     sync::{
         Arc,
         atomic::{AtomicBool, AtomicU64, Ordering},
@@ -18,36 +18,9 @@ use std::{
 };
 
 mod common;
-use common::arg;
+use common::{Proc, arg, free_port, proc_mib};
 
 const BIN: &str = env!("CARGO_BIN_EXE_understory");
-
-fn rss_mib(pid: u32) -> f64 {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
-    status
-        .lines()
-        .find(|l| l.starts_with("VmRSS:"))
-        .and_then(|l| l.split_whitespace().nth(1))
-        .and_then(|kb| kb.parse::<f64>().ok())
-        .map_or(0.0, |kb| kb / 1024.0)
-}
-
-struct Proc(Child);
-
-impl Drop for Proc {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
 
 fn understory(dir: &std::path::Path, port: u16, args: &[&str]) -> Command {
     let mut cmd = Command::new(BIN);
@@ -115,7 +88,7 @@ async fn load(url: &str, accept: &str, concurrency: usize, seconds: u64, pid: u3
     let mut peak: f64 = 0.0;
     let t0 = Instant::now();
     while Instant::now() < deadline {
-        peak = peak.max(rss_mib(pid));
+        peak = peak.max(proc_mib(pid, "VmRSS:"));
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     stop.store(true, Ordering::Relaxed);
@@ -179,7 +152,7 @@ async fn main() {
     let (server, startup) = start(understory(dir.path(), port, &["serve"]), port);
     let pid = server.0.id();
     tokio::time::sleep(Duration::from_secs(1)).await;
-    let idle = rss_mib(pid);
+    let idle = proc_mib(pid, "VmRSS:");
 
     let webfinger = format!("{base}/.well-known/webfinger?resource=acct:acme@localhost:{port}");
     let (wf_rps, wf_peak) = load(&webfinger, "application/jrd+json", concurrency, seconds, pid).await;
@@ -191,7 +164,7 @@ async fn main() {
         pid,
     )
     .await;
-    let after = rss_mib(pid);
+    let after = proc_mib(pid, "VmRSS:");
     drop(server);
 
     let body_file = dir.path().join("actor.json");

@@ -22,8 +22,9 @@ pub fn activity(data: &[u8]) {
         return;
     };
     let _ = oversized_array(&doc, "");
-    let _ = (id_of(&doc), type_of(&doc), actor::key_owner(&doc));
+    let _ = (id_of(&doc), type_of(&doc));
     if let Some(id) = id_of(&doc).and_then(|id| Url::parse(id).ok()) {
+        let _ = actor::key_document_owner(&doc, &id);
         let _ = actor::parse_remote_actor(&doc, &id, 0);
         for key in actor::listed_keys(&doc, id.as_str()) {
             let _ = actor::parse_remote_actor_keyed(&doc, &id, 0, actor::KeyChoice::Exactly(&key.id));

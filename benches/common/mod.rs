@@ -1,7 +1,10 @@
 //! Shared by the benchmarks: deterministic synthetic organisations and the fixed query mix.
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used, clippy::disallowed_methods)]
 
-use std::time::{Duration, Instant};
+use std::{
+    process::Child,
+    time::{Duration, Instant},
+};
 
 pub const THEMES: [&str; 24] = [
     "HousingAndHomelessness",
@@ -248,3 +251,38 @@ pub async fn run_mix(client: &reqwest::Client, base: &str, n: usize, queries: us
 
 /// Unused marker so `Duration` stays imported for callers' convenience.
 pub const TICK: Duration = Duration::from_millis(1);
+
+/// A server process, killed when dropped.
+pub struct Proc(pub Child);
+
+impl Drop for Proc {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// A free loopback port.
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// A number field of `/proc/{pid}/status` (`VmRSS:`, `VmHWM:` in KiB, `Threads:`); 0 if absent.
+pub fn proc_status(pid: u32, field: &str) -> f64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    status
+        .lines()
+        .find(|l| l.starts_with(field))
+        .and_then(|l| l.split_whitespace().nth(1))
+        .and_then(|v| v.parse::<f64>().ok())
+        .unwrap_or(0.0)
+}
+
+/// A memory field of `/proc/{pid}/status` in MiB.
+pub fn proc_mib(pid: u32, field: &str) -> f64 {
+    proc_status(pid, field) / 1024.0
+}

@@ -117,15 +117,17 @@ pub fn rsa_pem_from_multibase(multibase: &str) -> Option<String> {
     (!der.is_empty()).then(|| pem_encode(der, "RSA PUBLIC KEY"))
 }
 
+/// The Bitcoin base58 alphabet (multibase `z`).
+const BASE58: &[u8] = b"123456789ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz";
+
 /// Decodes base58 with the Bitcoin alphabet; `None` on any other character or above 16 KiB.
 fn base58btc_decode(text: &str) -> Option<Vec<u8>> {
-    const ALPHABET: &[u8] = b"123456789ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz";
     if text.len() > 16 * 1024 {
         return None;
     }
     let mut out: Vec<u8> = Vec::with_capacity(text.len());
     for c in text.bytes() {
-        let mut carry = ALPHABET.iter().position(|&a| a == c)? as u32;
+        let mut carry = BASE58.iter().position(|&a| a == c)? as u32;
         for byte in out.iter_mut().rev() {
             carry += u32::from(*byte) * 58;
             *byte = (carry & 0xff) as u8;
@@ -145,7 +147,6 @@ fn base58btc_decode(text: &str) -> Option<Vec<u8>> {
 /// Encodes base58 with the Bitcoin alphabet (the inverse of [`base58btc_decode`], for tests
 /// and peers that publish Multikeys).
 pub fn base58btc_encode(bytes: &[u8]) -> String {
-    const ALPHABET: &[u8] = b"123456789ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz";
     let mut digits: Vec<u8> = Vec::new();
     for &byte in bytes {
         let mut carry = u32::from(byte);
@@ -161,7 +162,7 @@ pub fn base58btc_encode(bytes: &[u8]) -> String {
     }
     let zeros = bytes.iter().take_while(|&&b| b == 0).count();
     let mut out = "1".repeat(zeros);
-    out.extend(digits.iter().rev().map(|&d| ALPHABET[d as usize] as char));
+    out.extend(digits.iter().rev().map(|&d| BASE58[d as usize] as char));
     out
 }
 
@@ -170,7 +171,7 @@ pub fn multibase_from_spki_pem(pem: &str) -> Result<String, KeyError> {
     let der = pem_decode(pem, "PUBLIC KEY")?;
     // SPKI for RSA: SEQUENCE { AlgorithmIdentifier (15 bytes), BIT STRING { 0x00, RSAPublicKey } }.
     let (_, inner) = der_element(&der).ok_or(KeyError::Pem)?;
-    let (rest, _) = der_skip(inner).ok_or(KeyError::Pem)?;
+    let (rest, _algorithm) = der_element(inner).ok_or(KeyError::Pem)?;
     let (_, bits) = der_element(rest).ok_or(KeyError::Pem)?;
     let pkcs1 = bits.get(1..).ok_or(KeyError::Pem)?;
     let mut bytes = vec![0x85, 0x24];
@@ -188,10 +189,6 @@ fn der_element(der: &[u8]) -> Option<(&[u8], &[u8])> {
     };
     let body = der.get(header..header + len)?;
     Some((der.get(header + len..)?, body))
-}
-
-fn der_skip(der: &[u8]) -> Option<(&[u8], ())> {
-    der_element(der).map(|(rest, _)| (rest, ()))
 }
 
 fn pem_encode(der: &[u8], label: &str) -> String {

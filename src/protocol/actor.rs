@@ -324,10 +324,28 @@ pub fn picture_url(v: Option<&Value>) -> Option<String> {
     (matches!(parsed.scheme(), "https" | "http") && url.len() <= 2048).then(|| parsed.to_string())
 }
 
-/// The actor id a key document or actor document names (`owner` of a bare key).
-pub fn key_owner(doc: &Value) -> Option<&str> {
-    if type_of(doc).is_some_and(|t| ACTOR_TYPES.contains(&t)) {
-        return id_of(doc);
+/// Types a bare key document may have.
+pub const KEY_TYPES: [&str; 3] = ["Key", "CryptographicKey", "Multikey"];
+
+/// What the document at a key's URL says of the key's owner: `None` when it is the actor
+/// itself (its id is the URL it was fetched from), the owner's id for a stub actor (GoToSocial)
+/// or a bare key document (`owner` or `controller`).
+pub fn key_document_owner<'d>(doc: &'d Value, fetched_from: &Url) -> Result<Option<&'d str>, ActorError> {
+    let id = id_of(doc).ok_or_else(|| ActorError("key document has no id".into()))?;
+    let kind = type_of(doc).unwrap_or("");
+    if ACTOR_TYPES.contains(&kind) {
+        let same = Url::parse(id).is_ok_and(|u| u.as_str() == fetched_from.as_str()) || id == fetched_from.as_str();
+        return Ok((!same).then_some(id));
     }
-    doc.get("owner").and_then(Value::as_str)
+    if KEY_TYPES.contains(&kind) || kind.is_empty() {
+        return doc
+            .get("owner")
+            .or_else(|| doc.get("controller"))
+            .and_then(id_of)
+            .map(Some)
+            .ok_or_else(|| ActorError("key document names no owner".into()));
+    }
+    Err(ActorError(format!(
+        "key document is a {kind:?}, neither an actor nor a key"
+    )))
 }

@@ -7,8 +7,7 @@ use super::{Error, Result, keys};
 use crate::{
     config::authority_of,
     net::fetch::Signer,
-    protocol::actor::{ACTOR_TYPES, KeyChoice, parse_remote_actor_keyed},
-    protocol::{id_of, type_of},
+    protocol::actor::{KeyChoice, key_document_owner, parse_remote_actor_keyed},
     state::AppState,
     store::{self, actors::RemoteActor},
 };
@@ -91,7 +90,7 @@ pub async fn actor_for_key(state: &AppState, key_id: &str, refetch: bool) -> Res
     }
     let (final_url, doc) = fetch_signed(state, &url).await?;
     let choice = KeyChoice::Exactly(key_id);
-    let owner = match key_document_owner(&doc, &final_url)? {
+    let owner = match key_document_owner(&doc, &final_url).map_err(|e| Error::Unauthorized(e.0))? {
         // The document at the key's URL is the actor itself.
         None => return store_actor(state, &doc, &final_url, choice).await,
         Some(owner) => owner,
@@ -104,31 +103,6 @@ pub async fn actor_for_key(state: &AppState, key_id: &str, refetch: bool) -> Res
     }
     fetch_actor_keyed(state, &owner, choice).await
 }
-
-/// What the document at a key's URL says of the key's owner: `None` when it is the actor
-/// itself, the owner's id for a stub actor or a key document.
-fn key_document_owner<'d>(doc: &'d Value, fetched_from: &Url) -> Result<Option<&'d str>> {
-    let id = id_of(doc).ok_or_else(|| Error::Unauthorized("key document has no id".into()))?;
-    let kind = type_of(doc).unwrap_or("");
-    if ACTOR_TYPES.contains(&kind) {
-        let same = Url::parse(id).is_ok_and(|u| u.as_str() == fetched_from.as_str()) || id == fetched_from.as_str();
-        return Ok((!same).then_some(id));
-    }
-    if KEY_TYPES.contains(&kind) || kind.is_empty() {
-        return doc
-            .get("owner")
-            .or_else(|| doc.get("controller"))
-            .and_then(id_of)
-            .map(Some)
-            .ok_or_else(|| Error::Unauthorized("key document names no owner".into()));
-    }
-    Err(Error::Unauthorized(format!(
-        "key document is a {kind:?}, neither an actor nor a key"
-    )))
-}
-
-/// Types a bare key document may have.
-const KEY_TYPES: [&str; 3] = ["Key", "CryptographicKey", "Multikey"];
 
 /// Resolves `user@domain`, `@user@domain`, `acct:user@domain` or an actor URL.
 pub async fn resolve(state: &AppState, query: &str) -> Result<RemoteActor> {

@@ -8,7 +8,7 @@ use understory::{
     store,
 };
 
-use crate::helpers::{TestApp, client, signed_post, test_clock, text_of};
+use crate::helpers::{TestApp, client, signed_post, test_clock, text_of, user_with_password};
 
 /// Two instances on one clock; `a` approves peering requests by hand.
 async fn pair() -> (Clock, TestApp, TestApp) {
@@ -32,6 +32,39 @@ async fn post_as_instance(app: &TestApp, inbox: &str, activity: &Value) -> u16 {
     let body = serde_json::to_vec(activity).unwrap();
     let key_id = format!("{}#main-key", app.state.urls.instance_actor());
     signed_post(inbox, &body, &key, &key_id, app.state.clock.now_ms()).await
+}
+
+/// `acme` on `a` with an update (`note`), and `bob` on `b`, who answers it.
+struct Replier {
+    clock: Clock,
+    a: TestApp,
+    b: TestApp,
+    post: understory::store::posts::Post,
+    note: String,
+    bob: String,
+}
+
+impl Replier {
+    async fn new() -> Self {
+        let clock = test_clock();
+        let a = TestApp::spawn_with(clock.clone()).await;
+        let b = TestApp::spawn_with(clock.clone()).await;
+        a.create_org("acme").await;
+        b.create_org("bob").await;
+        let post = service::posts::publish(&a.state, &Who::Cli, "acme", "Winter rota", None)
+            .await
+            .unwrap();
+        let note = a.state.urls.update("acme", post.id);
+        let bob = b.actor("bob");
+        Self {
+            clock,
+            a,
+            b,
+            post,
+            note,
+            bob,
+        }
+    }
 }
 
 /// 1. Any actor of a peer's domain could take over the peering row by following our `/actor`.
@@ -70,16 +103,7 @@ async fn only_a_domains_instance_actor_may_peer() {
 /// open attribute; a note id with spaces then landed in attribute position.
 #[tokio::test]
 async fn long_replies_are_cut_before_sanitising_and_ids_must_be_urls() {
-    let clock = test_clock();
-    let a = TestApp::spawn_with(clock.clone()).await;
-    let b = TestApp::spawn_with(clock.clone()).await;
-    a.create_org("acme").await;
-    b.create_org("bob").await;
-    let post = service::posts::publish(&a.state, &Who::Cli, "acme", "Winter rota", None)
-        .await
-        .unwrap();
-    let note = a.state.urls.update("acme", post.id);
-    let bob = b.actor("bob");
+    let Replier { a, b, note, bob, .. } = Replier::new().await;
     let content = format!(
         "{}<a href=\"https://x.example/{}\">link</a>",
         "A".repeat(65_000),
@@ -139,18 +163,6 @@ async fn only_https_urls_of_peers_are_stored() {
     assert!(!api.contains("javascript:"), "{api}");
 }
 
-/// A user with a password (and, with `handle`, the owner of that organisation).
-async fn user_with_password(app: &TestApp, email: &str, owner_of: Option<&str>) {
-    use understory::service::accounts::{self, Role};
-    let (_, link) = accounts::create_user(&app.state, &Who::Cli, email, false, owner_of.map(|h| (h, Role::Owner)))
-        .await
-        .unwrap();
-    let secret = link.rsplit('/').next().unwrap();
-    accounts::set_password_with_link(&app.state, secret, "a long enough password")
-        .await
-        .unwrap();
-}
-
 /// 3. Concurrent first views of one remote picture each fetched and decoded it.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn concurrent_first_views_of_a_remote_picture_fetch_it_once() {
@@ -207,7 +219,7 @@ async fn concurrent_first_views_of_a_remote_picture_fetch_it_once() {
 async fn concurrent_sign_ins_check_at_most_the_limit() {
     use understory::service::sessions::{self, SIGN_IN_MAX_PER_EMAIL, SignIn};
     let app = TestApp::spawn().await;
-    user_with_password(&app, "ann@example.org", None).await;
+    user_with_password(&app, "ann@example.org", false, None).await;
     let tries = (0..40).map(|i| {
         let state = app.state.clone();
         async move {
@@ -237,25 +249,18 @@ async fn concurrent_sign_ins_check_at_most_the_limit() {
             .all(|o| matches!(o.as_ref().unwrap(), SignIn::Refused | SignIn::Limited(_)))
     );
     // The right password is refused too while the email is limited, and works after the window.
-    let limited = sessions::sign_in(
-        &app.state,
-        "ann@example.org",
-        "a long enough password",
-        "",
-        "192.0.2.99",
-    )
-    .await;
-    assert!(matches!(limited.unwrap(), SignIn::Limited(_)));
+    let right = || {
+        sessions::sign_in(
+            &app.state,
+            "ann@example.org",
+            "a long enough password",
+            "",
+            "192.0.2.99",
+        )
+    };
+    assert!(matches!(right().await.unwrap(), SignIn::Limited(_)));
     app.state.clock.advance(chrono::Duration::minutes(16));
-    let ok = sessions::sign_in(
-        &app.state,
-        "ann@example.org",
-        "a long enough password",
-        "",
-        "192.0.2.99",
-    )
-    .await;
-    assert!(matches!(ok.unwrap(), SignIn::Ok { .. }));
+    assert!(matches!(right().await.unwrap(), SignIn::Ok { .. }));
 }
 
 /// 6. The last owner could demote themselves, and two owners removing each other at once
@@ -265,7 +270,7 @@ async fn an_organisation_always_keeps_an_owner() {
     use understory::service::accounts::{self, Role};
     let app = TestApp::spawn().await;
     app.create_org("acme").await;
-    user_with_password(&app, "own@example.org", Some("acme")).await;
+    user_with_password(&app, "own@example.org", false, Some("acme")).await;
     let demote = accounts::invite(&app.state, &Who::Cli, "acme", "own@example.org", Role::Editor).await;
     assert!(matches!(demote, Err(service::Error::Conflict(_))), "{demote:?}");
     let org = store::orgs::find_by_handle(&app.state.db, "acme")
@@ -279,7 +284,7 @@ async fn an_organisation_always_keeps_an_owner() {
         let handle = format!("org{round}");
         app.create_org(&handle).await;
         let (a, b) = (format!("a{round}@example.org"), format!("b{round}@example.org"));
-        user_with_password(&app, &a, Some(&handle)).await;
+        user_with_password(&app, &a, false, Some(&handle)).await;
         accounts::invite(&app.state, &Who::Cli, &handle, &b, Role::Owner)
             .await
             .unwrap();
@@ -626,16 +631,14 @@ async fn signed_posts_must_cover_the_target_and_the_host() {
 /// replies all land, on both databases.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn sixty_four_concurrent_inbox_requests_all_land() {
-    let clock = test_clock();
-    let a = TestApp::spawn_with(clock.clone()).await;
-    let b = TestApp::spawn_with(clock.clone()).await;
-    a.create_org("acme").await;
-    b.create_org("bob").await;
-    let post = service::posts::publish(&a.state, &Who::Cli, "acme", "Winter rota", None)
-        .await
-        .unwrap();
-    let note = a.state.urls.update("acme", post.id);
-    let bob = b.actor("bob");
+    let Replier {
+        clock,
+        a,
+        b,
+        post,
+        note,
+        bob,
+    } = Replier::new().await;
     // bob is known before the burst, as a follower's server is.
     let first = json!({"id": format!("{bob}/likes/0"), "type": "Like", "actor": bob, "object": note});
     assert_eq!(post_as_org(&b, "bob", &a.url("/inbox"), &first).await, 202);

@@ -256,6 +256,20 @@ impl TestApp {
     }
 }
 
+/// A user with the password `a long enough password`, an operator if `operator`, and the owner
+/// of `owner_of` when given.
+pub async fn user_with_password(app: &TestApp, email: &str, operator: bool, owner_of: Option<&str>) {
+    use understory::service::accounts::{self, Role};
+    let role = owner_of.map(|h| (h, Role::Owner));
+    let (_, link) = accounts::create_user(&app.state, &Who::Cli, email, operator, role)
+        .await
+        .unwrap();
+    let secret = link.rsplit('/').next().unwrap();
+    accounts::set_password_with_link(&app.state, secret, "a long enough password")
+        .await
+        .unwrap();
+}
+
 /// The notes an organisation received, newest first.
 pub async fn notes_of(app: &TestApp, handle: &str) -> Vec<store::inbox::RemoteNote> {
     let org = store::orgs::find_by_handle(&app.state.db, handle)

@@ -7,7 +7,7 @@ use understory::{
     service::{accounts, audit::Who},
 };
 
-use crate::helpers::{TestApp, client};
+use crate::helpers::{TestApp, client, user_with_password};
 
 fn field(html: &str, name: &str) -> String {
     let marker = format!("name=\"{name}\" value=\"");
@@ -61,7 +61,7 @@ fn location(r: &reqwest::Response) -> &str {
 
 /// An operator with a password and a second factor already on; returns the TOTP secret.
 async fn operator_with_totp(app: &TestApp, email: &str, seed: u8) -> [u8; 20] {
-    user_with_password(app, email, false).await;
+    user_with_password(app, email, false, None).await;
     let op = understory::store::users::find_by_email(&app.state.db, email)
         .await
         .unwrap()
@@ -83,20 +83,10 @@ async fn operator_with_totp(app: &TestApp, email: &str, seed: u8) -> [u8; 20] {
     secret
 }
 
-async fn user_with_password(app: &TestApp, email: &str, operator: bool) {
-    let (_, link) = accounts::create_user(&app.state, &Who::Cli, email, operator, None)
-        .await
-        .unwrap();
-    let secret = link.rsplit('/').next().unwrap();
-    accounts::set_password_with_link(&app.state, secret, "a long enough password")
-        .await
-        .unwrap();
-}
-
 #[tokio::test]
 async fn operators_sign_in_with_a_second_factor() {
     let app = TestApp::spawn().await;
-    user_with_password(&app, "op@example.org", true).await;
+    user_with_password(&app, "op@example.org", true, None).await;
 
     let wrong = sign_in(&app, "op@example.org", "not the password", "").await;
     assert_eq!(wrong.status(), StatusCode::UNAUTHORIZED);
@@ -224,7 +214,7 @@ async fn operators_sign_in_with_a_second_factor() {
 #[tokio::test]
 async fn sign_in_attempts_are_rate_limited_and_staff_without_2fa_go_straight_in() {
     let app = TestApp::spawn().await;
-    user_with_password(&app, "ed@example.org", false).await;
+    user_with_password(&app, "ed@example.org", false, None).await;
     for _ in 0..5 {
         assert_eq!(
             sign_in(&app, "ed@example.org", "wrong wrong wrong", "").await.status(),
@@ -668,7 +658,7 @@ async fn operators_manage_blocks_peers_and_reports_from_their_page() {
             .status(),
         StatusCode::FORBIDDEN
     );
-    user_with_password(&app, "ed@example.org", false).await;
+    user_with_password(&app, "ed@example.org", false, None).await;
     let ed = cookie_of(
         &sign_in(&app, "ed@example.org", "a long enough password", "").await,
         "understory_session",

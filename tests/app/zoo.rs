@@ -93,8 +93,6 @@ pub struct Zoo {
     pub received: Arc<Mutex<Vec<Delivery>>>,
     /// Documents that replace the recorded ones (bad-input tests), by file name.
     overrides: Arc<Mutex<HashMap<String, Value>>>,
-    /// GETs refused for want of a valid signature.
-    pub refused_gets: Arc<AtomicU64>,
     /// Sign POSTs the RFC 9421 way instead (Mastodon 4.7, Fedify).
     pub rfc9421: bool,
     /// GETs of its actor document.
@@ -130,7 +128,6 @@ impl Zoo {
             counter: Arc::new(AtomicU64::new(1000)),
             received: Arc::default(),
             overrides: Arc::default(),
-            refused_gets: Arc::default(),
             rfc9421,
             actor_gets: Arc::default(),
         };
@@ -258,6 +255,12 @@ impl Zoo {
         } else {
             app.url(&format!("/orgs/{handle}/inbox"))
         }
+    }
+
+    /// POSTs the recorded `file` to `inbox` and expects it accepted (202).
+    pub async fn deliver(&self, inbox: &str, file: &str) {
+        let (status, text) = self.post(inbox, &self.render(file)).await;
+        assert_eq!(status, 202, "{}: {file} was refused: {text}", self.name());
     }
 
     /// How many times its actor document was fetched.
@@ -563,7 +566,6 @@ async fn serve(State(zoo): State<Zoo>, method: Method, uri: Uri, headers: Header
         zoo.actor_gets.fetch_add(1, Ordering::Relaxed);
         let signed_fetch = zoo.species.habits["signed_fetch"] == true;
         if signed_fetch && let Err(e) = zoo.check_signature(&method, &uri, &headers).await {
-            zoo.refused_gets.fetch_add(1, Ordering::Relaxed);
             return (StatusCode::UNAUTHORIZED, e).into_response();
         }
         return json(StatusCode::OK, &content_type, zoo.render("actor.json"));
@@ -640,8 +642,7 @@ pub async fn follows_an_organisation_with(dir: &str, rfc9421: bool, configure: i
     assert_eq!(object_id(&deletes[0]), url);
 
     for (file, kind) in [("like.json", "like"), ("announce.json", "announce")] {
-        let (status, text) = zoo.post(&inbox, &zoo.render(file)).await;
-        assert_eq!(status, 202, "{name}: {file}: {text}");
+        zoo.deliver(&inbox, file).await;
         let count = store::posts::interaction_count(&app.state.db, first.id, kind)
             .await
             .unwrap();
@@ -650,8 +651,7 @@ pub async fn follows_an_organisation_with(dir: &str, rfc9421: bool, configure: i
 
     let reply_id = zoo.note_id();
     zoo.set("reply_id", &reply_id);
-    let (status, text) = zoo.post(&inbox, &zoo.render("create_reply.json")).await;
-    assert_eq!(status, 202, "{name}: reply: {text}");
+    zoo.deliver(&inbox, "create_reply.json").await;
     let mention = zoo.render("create_mention.json");
     let mention_id = object_id(&mention);
     let (status, text) = zoo.post(&inbox, &mention).await;
@@ -685,8 +685,7 @@ pub async fn follows_an_organisation_with(dir: &str, rfc9421: bool, configure: i
         "{name}: the reply shows on the update page"
     );
 
-    let (status, text) = zoo.post(&inbox, &zoo.render("update_actor.json")).await;
-    assert_eq!(status, 202, "{name}: Update of its actor: {text}");
+    zoo.deliver(&inbox, "update_actor.json").await;
     let stored = store::actors::find_by_ap_id(&app.state.db, &zoo.actor())
         .await
         .unwrap()
@@ -697,20 +696,17 @@ pub async fn follows_an_organisation_with(dir: &str, rfc9421: bool, configure: i
         stored.name
     );
 
-    let (status, text) = zoo.post(&inbox, &zoo.render("delete_note.json")).await;
-    assert_eq!(status, 202, "{name}: Delete of its reply: {text}");
+    zoo.deliver(&inbox, "delete_note.json").await;
     let notes = notes_of(&app, "civic").await;
     assert!(notes.iter().all(|n| n.ap_id != reply_id), "{name}: the reply is gone");
 
-    let (status, text) = zoo.post(&inbox, &zoo.render("undo_follow.json")).await;
-    assert_eq!(status, 202, "{name}: Undo: {text}");
+    zoo.deliver(&inbox, "undo_follow.json").await;
     assert!(
         app.followers("civic", "accepted").await.is_empty(),
         "{name}: unfollowed"
     );
 
-    let (status, text) = zoo.post(&inbox, &zoo.render("delete_actor.json")).await;
-    assert_eq!(status, 202, "{name}: Delete of itself: {text}");
+    zoo.deliver(&inbox, "delete_actor.json").await;
     let stored = store::actors::find_by_ap_id(&app.state.db, &zoo.actor())
         .await
         .unwrap()
@@ -742,8 +738,7 @@ async fn is_followed_by_an_organisation_with(dir: &str, configure: impl FnOnce(&
     zoo.set("our_follow", follows[0]["id"].as_str().unwrap());
 
     let inbox = zoo.inbox_for(&app, "civic");
-    let (status, text) = zoo.post(&inbox, &zoo.render("accept.json")).await;
-    assert_eq!(status, 202, "{name}: Accept: {text}");
+    zoo.deliver(&inbox, "accept.json").await;
     let org = store::orgs::find_by_handle(&app.state.db, "civic")
         .await
         .unwrap()
@@ -755,8 +750,7 @@ async fn is_followed_by_an_organisation_with(dir: &str, configure: impl FnOnce(&
 
     let post_id = zoo.note_id();
     zoo.set("post_id", &post_id);
-    let (status, text) = zoo.post(&inbox, &zoo.render("create_post.json")).await;
-    assert_eq!(status, 202, "{name}: its post: {text}");
+    zoo.deliver(&inbox, "create_post.json").await;
     let notes = notes_of(&app, "civic").await;
     assert!(
         notes.iter().any(|n| n.ap_id == post_id && n.reason == "followed"),
