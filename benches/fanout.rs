@@ -2,6 +2,11 @@
 //! inboxes, from publish until the last delivery is acknowledged, with the real release binary.
 //!
 //!     cargo bench --bench fanout -- [--followers 10000] [--per-port 5] [--sizes 1000,3000,10000]
+//!     cargo bench --bench fanout -- --hung 10 [--instances 80] [--per-port 30] [--posts 3]
+//!
+//! With `--hung P`, P% of the instances accept connections and never answer; the run is made
+//! twice, with none hung and with P% hung, and prints the rate at which the healthy instances
+//! receive (the target: with 10% hung, at least 90% of the rate with none hung).
 //!
 //! The sink (this process) listens on `followers / per-port` loopback ports (each a distinct
 //! instance to Understory) and verifies every signature before answering 202. Understory runs as
@@ -92,7 +97,15 @@ impl Drop for Server {
     }
 }
 
-async fn run_once(followers: usize, per_port: usize, sign_cost: f64) {
+/// Never answers: a hung instance.
+async fn hang() -> axum::http::StatusCode {
+    std::future::pending::<()>().await;
+    axum::http::StatusCode::ACCEPTED
+}
+
+/// One run: `followers` personal inboxes, `per_port` per instance, the first `hung` instances
+/// never answering, `posts` updates. Returns the healthy deliveries and the seconds they took.
+async fn run_once(followers: usize, per_port: usize, sign_cost: f64, posts: usize, hung: usize) -> (usize, f64) {
     let dir = tempfile::tempdir().unwrap();
     let db_url = format!("sqlite://{}", dir.path().join("fanout.db").display());
     let port = std::net::TcpListener::bind("127.0.0.1:0")
@@ -143,18 +156,24 @@ async fn run_once(followers: usize, per_port: usize, sign_cost: f64) {
         key: Arc::new(key),
         verified: Arc::default(),
         bad: Arc::default(),
-        target: followers,
+        target: (followers - (hung * per_port).min(followers)) * posts,
         done: Arc::default(),
     };
     let mut tx = db.begin().await.unwrap();
     let ports = followers.div_ceil(per_port);
     let mut n = 0;
-    for _ in 0..ports {
+    for p in 0..ports {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let host = format!("localhost:{}", listener.local_addr().unwrap().port());
-        let router = Router::new()
-            .route("/users/{name}/inbox", post(inbox))
-            .with_state(sink.clone());
+        let router = if p < hung {
+            Router::new()
+                .route("/users/{name}/inbox", post(hang))
+                .with_state(sink.clone())
+        } else {
+            Router::new()
+                .route("/users/{name}/inbox", post(inbox))
+                .with_state(sink.clone())
+        };
         tokio::spawn(async move { axum::serve(listener, router).await });
         for _ in 0..per_port {
             if n == followers {
@@ -217,32 +236,39 @@ async fn run_once(followers: usize, per_port: usize, sign_cost: f64) {
         .to_owned();
     let cpu_before_publish = cpu_seconds(&pid);
     let t0 = Instant::now();
-    let r = reqwest::Client::new()
-        .post(format!("{base}/api/understory/v1/orgs/acme/updates"))
-        .bearer_auth(secret.lines().last().unwrap_or(&secret))
-        .json(&serde_json::json!({"text": "Fan-out benchmark #Benchmark"}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 201, "{}", r.text().await.unwrap());
+    let client = reqwest::Client::new();
+    for n in 0..posts {
+        let r = client
+            .post(format!("{base}/api/understory/v1/orgs/acme/updates"))
+            .bearer_auth(secret.lines().last().unwrap_or(&secret))
+            .json(&serde_json::json!({"text": format!("Fan-out benchmark {n} #Benchmark")}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 201, "{}", r.text().await.unwrap());
+    }
+    let target = sink.target;
     tokio::time::timeout(Duration::from_secs(600), sink.done.notified())
         .await
         .expect("every delivery within 10 minutes");
     let elapsed = t0.elapsed().as_secs_f64();
     let cpu = cpu_seconds(&pid) - cpu_before_publish;
     let _ = (cpu_before, started);
-    let per_delivery = cpu / followers as f64;
-    println!(
-        "fan-out {followers:>6} inboxes on {ports:>5} instances: {elapsed:6.2} s, {:7.0} deliveries/s, \
-         Understory CPU {cpu:6.2} s = {:.3} ms/delivery = {:.2} x one signature ({:.3} ms); bad signatures {}",
-        followers as f64 / elapsed,
-        per_delivery * 1000.0,
-        per_delivery / sign_cost,
-        sign_cost * 1000.0,
-        sink.bad.load(Ordering::Relaxed),
-    );
+    let per_delivery = cpu / target as f64;
+    if hung == 0 && posts == 1 {
+        println!(
+            "fan-out {followers:>6} inboxes on {ports:>5} instances: {elapsed:6.2} s, {:7.0} deliveries/s, \
+             Understory CPU {cpu:6.2} s = {:.3} ms/delivery = {:.2} x one signature ({:.3} ms); bad signatures {}",
+            target as f64 / elapsed,
+            per_delivery * 1000.0,
+            per_delivery / sign_cost,
+            sign_cost * 1000.0,
+            sink.bad.load(Ordering::Relaxed),
+        );
+    }
     drop(server);
     drop(dir);
+    (target, elapsed)
 }
 
 /// CPU seconds of one RSA-2048 PKCS#1 v1.5 SHA-256 signature (aws-lc-rs), on this thread.
@@ -273,7 +299,24 @@ async fn main() {
         "one RSA-2048 signature: {:.3} ms CPU (aws-lc-rs, measured in this run)",
         sign_cost * 1000.0
     );
+    if let Some(percent) = arg("--hung").map(|v| v.parse::<usize>().unwrap()) {
+        let instances: usize = arg("--instances").map_or(80, |v| v.parse().unwrap());
+        let per_port: usize = arg("--per-port").map_or(30, |v| v.parse().unwrap());
+        let posts: usize = arg("--posts").map_or(3, |v| v.parse().unwrap());
+        let hung = instances * percent / 100;
+        let followers = instances * per_port;
+        let (n0, t0) = run_once(followers, per_port, sign_cost, posts, 0).await;
+        let (n1, t1) = run_once(followers, per_port, sign_cost, posts, hung).await;
+        let (r0, r1) = (n0 as f64 / t0, n1 as f64 / t1);
+        println!(
+            "{followers} followers on {instances} instances, {posts} updates:\n  \
+             none hung:        {n0:>6} deliveries in {t0:6.2} s = {r0:7.0}/s\n  \
+             {hung} hung ({percent}%): {n1:>6} healthy deliveries in {t1:6.2} s = {r1:7.0}/s = {:.0}% of the rate with none hung",
+            100.0 * r1 / r0
+        );
+        return;
+    }
     for n in sizes {
-        run_once(n, per_port, sign_cost).await;
+        run_once(n, per_port, sign_cost, 1, 0).await;
     }
 }

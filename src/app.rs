@@ -27,7 +27,7 @@ use crate::{
     delivery, federation, service,
     service::keys::{KeySource, KeyStore},
     state::AppState,
-    store::{self, Db},
+    store::Db,
     web,
 };
 
@@ -109,14 +109,13 @@ impl App {
             }
             Mode::Production => {}
         }
-        if db.is_sqlite() {
-            // Only one process serves a SQLite database: leases left by a crash are stale.
-            let released = store::outbox::release_all(&db).await?;
-            if released > 0 {
-                tracing::info!(released, "resuming deliveries left in flight by the last run");
-            }
-        }
         let state = AppState::new(db, config, options.clock, KeyStore::new(options.keys))?;
+        // Leases left by a crash: every one on SQLite (one process serves it), those of
+        // processes known to be gone on PostgreSQL (the others lapse within LEASE_MS).
+        let released = delivery::worker::release_gone(&state.db, &state.lessee).await?;
+        if released > 0 {
+            tracing::info!(released, "resuming deliveries left in flight by a process that is gone");
+        }
         Ok(Self {
             state,
             listener,

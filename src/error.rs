@@ -10,6 +10,9 @@ use serde_json::json;
 
 use crate::{httpsig::VerifyError, service};
 
+/// Seconds a client is asked to wait when the database is unavailable.
+pub const RETRY_AFTER_S: &str = "5";
+
 /// An error at the HTTP edge.
 #[derive(Debug, thiserror::Error)]
 pub enum AppError {
@@ -40,6 +43,7 @@ impl AppError {
                 E::Forbidden(_) => StatusCode::FORBIDDEN,
                 E::Unauthorized(_) => StatusCode::UNAUTHORIZED,
                 E::Remote(_) => StatusCode::BAD_GATEWAY,
+                E::Store(s) if s.is_unavailable() => StatusCode::SERVICE_UNAVAILABLE,
                 E::Store(_) | E::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
             },
             Self::Signature(_) => StatusCode::UNAUTHORIZED,
@@ -52,6 +56,21 @@ impl AppError {
 impl IntoResponse for AppError {
     fn into_response(self) -> Response {
         let status = self.status();
+        if status == StatusCode::SERVICE_UNAVAILABLE {
+            // The database is unreachable or full: say so, and when to try again, at once
+            // (the pool gives up after `store::ACQUIRE_TIMEOUT`, not 30 s).
+            tracing::warn!(error = %self, "request failed: the database is unavailable");
+            let mut r = (
+                status,
+                Json(json!({ "error": "the service is briefly unavailable; try again shortly" })),
+            )
+                .into_response();
+            r.headers_mut().insert(
+                axum::http::header::RETRY_AFTER,
+                axum::http::HeaderValue::from_static(RETRY_AFTER_S),
+            );
+            return r;
+        }
         let message = if status.is_server_error() && status != StatusCode::BAD_GATEWAY {
             tracing::error!(error = ?self, "request failed");
             "internal error".to_owned()

@@ -27,6 +27,12 @@ pub struct AppState {
     pub keys: Arc<KeyStore>,
     /// Wakes the delivery worker when this process writes to the outbox.
     pub delivery_notify: Arc<Notify>,
+    /// Remote actors by key id (`service::remote::actor_for_key`).
+    pub actors_by_key: Arc<ReadCache<crate::store::actors::RemoteActor>>,
+    /// Whether a domain is blocked (`service::remote::is_blocked`).
+    pub blocked: Arc<ReadCache<bool>>,
+    /// The name this process's delivery leases carry.
+    pub lessee: Arc<crate::delivery::worker::Lessee>,
     /// Vocabularies (starter lists plus the operator's files).
     pub vocab: Arc<Vocab>,
     /// The in-memory directory facet index.
@@ -140,6 +146,7 @@ impl KeyRefetches {
 impl AppState {
     /// Assembles the state from its parts.
     pub fn new(db: Db, config: Config, clock: Clock, keys: KeyStore) -> anyhow::Result<Self> {
+        let started_ms = clock.now_ms();
         let urls = Urls::new(&config.public_url, &config.authority());
         let user_agent = format!("Understory/{} (+{})", env!("CARGO_PKG_VERSION"), urls.base());
         let http = HttpClient::with_roots(config.mode(), &user_agent, &config.extra_ca)?;
@@ -153,6 +160,9 @@ impl AppState {
             http,
             keys: Arc::new(keys),
             delivery_notify: Arc::new(Notify::new()),
+            actors_by_key: Arc::new(ReadCache::new(std::time::Duration::from_secs(10))),
+            blocked: Arc::new(ReadCache::new(std::time::Duration::from_secs(1))),
+            lessee: Arc::new(crate::delivery::worker::Lessee::this_process(started_ms)),
             vocab: Arc::new(vocab),
             directory: Arc::new(DirectoryIndex::default()),
             peer_notify: Arc::new(Notify::new()),
@@ -166,6 +176,45 @@ impl AppState {
             remote_fetches: Arc::default(),
             catalogue: Arc::new(Catalogue::load().map_err(|e| anyhow::anyhow!("message catalogue: {e}"))?),
         })
+    }
+}
+
+/// Values read from the database for the hot paths of the inbox (remote actors by key id,
+/// whether a domain is blocked): each is used while the store's write generation it was read
+/// at is current and for at most its time to live (another process's writes show within it).
+/// On PostgreSQL each saves a round trip per incoming activity.
+pub struct ReadCache<V> {
+    entries: std::sync::Mutex<std::collections::HashMap<String, (V, u64, std::time::Instant)>>,
+    ttl: std::time::Duration,
+}
+
+/// Most entries a [`ReadCache`] keeps (it is emptied when full).
+const READ_CACHE_MAX: usize = 10_000;
+
+impl<V: Clone> ReadCache<V> {
+    /// An empty cache whose entries live `ttl`.
+    pub fn new(ttl: std::time::Duration) -> Self {
+        Self {
+            entries: std::sync::Mutex::default(),
+            ttl,
+        }
+    }
+
+    /// A fresh entry read at `generation`.
+    pub fn get(&self, key: &str, generation: u64) -> Option<V> {
+        let map = self.entries.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        map.get(key)
+            .filter(|(_, g, at)| *g == generation && at.elapsed() < self.ttl)
+            .map(|(v, ..)| v.clone())
+    }
+
+    /// Keeps `value`, read at `generation`.
+    pub fn put(&self, key: &str, generation: u64, value: V) {
+        let mut map = self.entries.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        if map.len() >= READ_CACHE_MAX {
+            map.clear();
+        }
+        map.insert(key.to_owned(), (value, generation, std::time::Instant::now()));
     }
 }
 
@@ -193,6 +242,12 @@ impl OrgCache {
         map.get(handle)
             .filter(|c| c.generation == generation && c.at.elapsed() < crate::service::orgs::CACHE_TTL)
             .map(|c| c.org.clone())
+    }
+
+    /// Whatever is cached, however old: served only while the database is unavailable.
+    pub fn get_stale(&self, handle: &str) -> Option<Arc<crate::store::orgs::Org>> {
+        let map = self.entries.lock().unwrap_or_else(|e| e.into_inner());
+        map.get(handle).map(|c| c.org.clone())
     }
 
     /// Stores an organisation read at `generation`.

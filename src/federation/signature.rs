@@ -17,7 +17,7 @@ use crate::{
     },
     service::{self, remote},
     state::AppState,
-    store::{self, actors::RemoteActor},
+    store::actors::RemoteActor,
 };
 
 /// A request's signature: draft-cavage (`Signature`), or RFC 9421 (`Signature-Input` with
@@ -66,9 +66,7 @@ pub async fn precheck(state: &AppState, headers: &HeaderMap, body: Option<&[u8]>
         .ok()
         .as_ref()
         .and_then(crate::config::authority_of)
-        && store::peers::is_blocked(&state.db, &domain)
-            .await
-            .map_err(service::Error::from)?
+        && service::remote::is_blocked(state, &domain).await?
     {
         return Err(service::Error::Forbidden(format!("{domain} is blocked on this instance")).into());
     }

@@ -179,13 +179,18 @@ impl HttpClient {
         signer: &Signer<'_>,
         body: &[u8],
         now_ms: i64,
+        timeout: Duration,
     ) -> Result<PostOutcome, NetError> {
         self.check_url(inbox).await?;
         let headers = sign_post(signer.key, signer.key_id, inbox, body, now_ms).map_err(|e| NetError::Invalid {
             url: inbox.to_string(),
             reason: e.to_string(),
         })?;
-        let mut request = self.delivery_client().post(inbox.clone()).body(body.to_vec());
+        let mut request = self
+            .delivery_client()
+            .post(inbox.clone())
+            .timeout(timeout)
+            .body(body.to_vec());
         for (name, value) in headers {
             request = request.header(name, value);
         }

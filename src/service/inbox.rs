@@ -67,7 +67,7 @@ pub async fn receive(state: &AppState, activity: &Value, signer: &RemoteActor) -
     let object = activity
         .get("object")
         .ok_or_else(|| Error::Invalid("activity has no object".into()));
-    if store::peers::is_blocked(&state.db, &signer.domain).await? {
+    if super::remote::is_blocked(state, &signer.domain).await? {
         return Err(Error::Forbidden(format!(
             "{} is blocked on this instance",
             signer.domain

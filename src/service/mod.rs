@@ -6,6 +6,7 @@ pub mod audit;
 pub mod backup;
 pub mod directory;
 pub mod follows;
+pub mod health;
 pub mod inbox;
 pub mod joins;
 pub mod keys;

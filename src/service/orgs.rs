@@ -115,7 +115,15 @@ pub async fn find_live_cached(state: &AppState, handle: &str) -> Result<std::syn
     if let Some(org) = state.org_cache.get(handle, generation) {
         return Ok(org);
     }
-    let org = std::sync::Arc::new(find_live(state, handle).await?);
+    let org = match find_live(state, handle).await {
+        Ok(org) => std::sync::Arc::new(org),
+        // While the database is unreachable, actor documents and WebFinger keep answering
+        // from the cache (remote servers verifying our signatures need the key).
+        Err(Error::Store(e)) if e.is_unavailable() => {
+            return state.org_cache.get_stale(handle).ok_or(Error::Store(e));
+        }
+        Err(e) => return Err(e),
+    };
     state.org_cache.put(handle, generation, org.clone());
     Ok(org)
 }

@@ -65,7 +65,7 @@ fn check_domain(raw: &str) -> Result<String> {
 }
 
 async fn refuse_blocked(state: &AppState, domain: &str) -> Result<()> {
-    if store::peers::is_blocked(&state.db, domain).await? {
+    if super::remote::is_blocked(state, domain).await? {
         return Err(Error::Forbidden(format!("{domain} is blocked on this instance")));
     }
     Ok(())
@@ -498,7 +498,7 @@ pub async fn gossip(state: &AppState) -> Result<Vec<String>> {
                 break;
             }
             let known = store::peers::find(&state.db, domain).await?.is_some() || asked.iter().any(|d| d == domain);
-            if known || domain == state.urls.authority() || store::peers::is_blocked(&state.db, domain).await? {
+            if known || domain == state.urls.authority() || super::remote::is_blocked(state, domain).await? {
                 continue;
             }
             if !runs_understory(state, domain).await {

@@ -79,8 +79,15 @@ pub async fn actor(state: &AppState, ap_id: &str) -> Result<RemoteActor> {
 /// Either way the key must be listed in the owner's own document with the owner as its owner,
 /// and the owner must be on the key's host. A refusal stores nothing.
 pub async fn actor_for_key(state: &AppState, key_id: &str, refetch: bool) -> Result<RemoteActor> {
-    if !refetch && let Some(actor) = store::actors::find_by_key_id(&state.db, key_id).await? {
-        return Ok(actor);
+    if !refetch {
+        let generation = store::actors::generation();
+        if let Some(actor) = state.actors_by_key.get(key_id, generation) {
+            return Ok(actor);
+        }
+        if let Some(actor) = store::actors::find_by_key_id(&state.db, key_id).await? {
+            state.actors_by_key.put(key_id, generation, actor.clone());
+            return Ok(actor);
+        }
     }
     let key_url = Url::parse(key_id).map_err(|_| Error::Unauthorized(format!("keyId {key_id:?} is not a URL")))?;
     let mut url = key_url.clone();
@@ -102,6 +109,17 @@ pub async fn actor_for_key(state: &AppState, key_id: &str, refetch: bool) -> Res
         )));
     }
     fetch_actor_keyed(state, &owner, choice).await
+}
+
+/// Whether `domain` is blocked on this instance (cached for a second: see `state::ReadCache`).
+pub async fn is_blocked(state: &AppState, domain: &str) -> Result<bool> {
+    let generation = store::peers::block_generation();
+    if let Some(blocked) = state.blocked.get(domain, generation) {
+        return Ok(blocked);
+    }
+    let blocked = store::peers::is_blocked(&state.db, domain).await?;
+    state.blocked.put(domain, generation, blocked);
+    Ok(blocked)
 }
 
 /// Resolves `user@domain`, `@user@domain`, `acct:user@domain` or an actor URL.

@@ -54,8 +54,22 @@ impl RemoteActor {
     }
 }
 
+/// Bumped by every write to remote actors in this process, so cached reads are dropped at once
+/// (`state::ReadCache`; other processes' writes show within the cache's time to live).
+pub static GENERATION: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+
+/// The current write generation (see [`GENERATION`]).
+pub fn generation() -> u64 {
+    GENERATION.load(std::sync::atomic::Ordering::SeqCst)
+}
+
+fn bump() {
+    GENERATION.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+}
+
 /// Inserts or refreshes an actor by id inside `tx` and returns its row id.
 pub async fn upsert(tx: &mut Tx, a: &RemoteActor) -> Result<i64, StoreError> {
+    bump();
     let sql = "insert into remote_actors (ap_id, actor_type, username, domain, name, summary, url, inbox, shared_inbox, \
         key_id, public_key_pem, discoverable, indexable, fetched_at, deleted_at, icon_url, image_url) \
         values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, null, $15, $16) \
@@ -93,6 +107,7 @@ pub async fn find_by_key_id(db: &Db, key_id: &str) -> Result<Option<RemoteActor>
 
 /// Marks an actor deleted and drops its follows, interactions and stored notes, inside `tx`.
 pub async fn mark_deleted(tx: &mut Tx, id: i64, now: i64) -> Result<(), StoreError> {
+    bump();
     for sql in [
         "delete from followers where actor_id = $1",
         "delete from following where actor_id = $1",

@@ -67,41 +67,118 @@ pub struct Claimed {
     pub attempts: i32,
 }
 
-/// Claims up to `limit` due deliveries (oldest first) for this worker until `lease_until`,
-/// skipping instances in backoff. On PostgreSQL concurrent workers skip each other's rows.
-pub async fn claim(db: &Db, now: i64, lease_until: i64, limit: i64) -> Result<Vec<Claimed>, StoreError> {
-    let pick = "select d.id from deliveries d where d.delivered_at is null and d.next_attempt_at <= $2 \
+/// Instances with deliveries due now, the longest waiting first, each with its current
+/// failure count: not in backoff, and with no delivery under a live lease (another worker,
+/// here or in another process, is sending to it; one sender per instance keeps its order).
+/// One scan of the due rows, grouped by instance.
+pub async fn due_instances(db: &Db, now: i64, limit: i64) -> Result<Vec<(String, i32)>, StoreError> {
+    Ok(on_db!(db, pool => sqlx::query_as(
+        "select d.domain, cast(coalesce(max(i.fail_count), 0) as integer) from deliveries d \
+         left join remote_instances i on i.domain = d.domain \
+         where d.delivered_at is null and d.next_attempt_at <= $1 \
+         and (i.next_retry_at is null or i.next_retry_at <= $1) \
+         group by d.domain having max(case when d.lease_until >= $1 then 1 else 0 end) = 0 \
+         order by min(d.id) limit $2")
+        .bind(now).bind(limit).fetch_all(pool).await)?)
+}
+
+/// Claims up to `limit` of one instance's due deliveries, in order, for `owner` until
+/// `lease_until`; none when another owner holds a live lease on that instance. On PostgreSQL
+/// claims of one instance are serialised by an advisory lock, so two processes never send to
+/// one instance at once.
+pub async fn claim_instance(
+    db: &Db,
+    domain: &str,
+    owner: &str,
+    now: i64,
+    lease_until: i64,
+    limit: i64,
+) -> Result<Vec<Claimed>, StoreError> {
+    const CLAIM: &str = "update deliveries set lease_until = $1, lease_owner = $4 where id in (\
+        select d.id from deliveries d where d.domain = $5 and d.delivered_at is null and d.next_attempt_at <= $2 \
         and (d.lease_until is null or d.lease_until < $2) \
-        and not exists (select 1 from remote_instances i where i.domain = d.domain and i.next_retry_at > $2) \
-        order by d.id limit $3";
+        and not exists (select 1 from deliveries l where l.domain = $5 and l.delivered_at is null \
+            and l.lease_until >= $2 and l.lease_owner is distinct from $4) \
+        order by d.id limit $3) returning id, outbox_id, inbox, domain, attempts";
     let mut rows: Vec<Claimed> = match db {
         Db::Sqlite(pool, _) => {
-            let sql = format!(
-                "update deliveries set lease_until = $1 where id in ({pick}) \
-                returning id, outbox_id, inbox, domain, attempts"
-            );
-            sqlx::query_as(&sql)
+            sqlx::query_as(CLAIM)
                 .bind(lease_until)
                 .bind(now)
                 .bind(limit)
+                .bind(owner)
+                .bind(domain)
                 .fetch_all(pool)
                 .await?
         }
         Db::Postgres(pool) => {
-            let sql = format!(
-                "update deliveries set lease_until = $1 where id in ({pick} for update skip locked) \
-                returning id, outbox_id, inbox, domain, attempts"
-            );
-            sqlx::query_as(&sql)
+            let mut tx = pool.begin().await?;
+            sqlx::query("select pg_advisory_xact_lock(hashtext($1))")
+                .bind(domain)
+                .execute(&mut *tx)
+                .await?;
+            let rows = sqlx::query_as(CLAIM)
                 .bind(lease_until)
                 .bind(now)
                 .bind(limit)
-                .fetch_all(pool)
-                .await?
+                .bind(owner)
+                .bind(domain)
+                .fetch_all(&mut *tx)
+                .await?;
+            tx.commit().await?;
+            rows
         }
     };
     rows.sort_by_key(|r| r.id);
     Ok(rows)
+}
+
+/// Keeps `owner`'s leases on these instances alive until `lease_until` (the heartbeat).
+pub async fn extend_leases(db: &Db, owner: &str, domains: &[String], lease_until: i64) -> Result<u64, StoreError> {
+    if domains.is_empty() {
+        return Ok(0);
+    }
+    let json = serde_json::to_string(domains).unwrap_or_default();
+    let done = match db {
+        Db::Sqlite(pool, _) => sqlx::query(
+            "update deliveries set lease_until = $1 where lease_owner = $2 and delivered_at is null \
+             and lease_until is not null and domain in (select value from json_each($3))",
+        )
+        .bind(lease_until)
+        .bind(owner)
+        .bind(json)
+        .execute(pool)
+        .await?
+        .rows_affected(),
+        Db::Postgres(pool) => sqlx::query(
+            "update deliveries set lease_until = $1 where lease_owner = $2 and delivered_at is null \
+             and lease_until is not null and domain = any($3)",
+        )
+        .bind(lease_until)
+        .bind(owner)
+        .bind(domains)
+        .execute(pool)
+        .await?
+        .rows_affected(),
+    };
+    Ok(done)
+}
+
+/// The owners of live or expired leases still standing (for the start-up release).
+pub async fn lease_owners(db: &Db) -> Result<Vec<Option<String>>, StoreError> {
+    let rows: Vec<(Option<String>,)> = on_db!(db, pool => sqlx::query_as(
+        "select distinct lease_owner from deliveries where lease_until is not null and delivered_at is null")
+        .fetch_all(pool).await)?;
+    Ok(rows.into_iter().map(|r| r.0).collect())
+}
+
+/// Hands back every lease of `owner` (`None`: leases written before leases named their owner).
+pub async fn release_owner(db: &Db, owner: Option<&str>) -> Result<u64, StoreError> {
+    let done = on_db!(db, pool => sqlx::query(
+        "update deliveries set lease_until = null, lease_owner = null where delivered_at is null \
+         and lease_until is not null and lease_owner is not distinct from $1")
+        .bind(owner).execute(pool).await.map(|r| r.rows_affected()))?;
+    Ok(done)
 }
 
 /// The JSON body and signing organisation (`None`: the instance actor) of an outbox row.
@@ -182,13 +259,6 @@ pub async fn instance_failed(db: &Db, domain: &str, now: i64, retry_at: i64) -> 
          dead = coalesce(remote_instances.first_failure_at, excluded.first_failure_at) < $4 returning fail_count")
         .bind(domain).bind(now).bind(retry_at).bind(now - DEAD_AFTER_MS).fetch_one(pool).await)?;
     Ok(row.0)
-}
-
-/// Instances currently failing.
-pub async fn failing_domains(db: &Db) -> Result<Vec<String>, StoreError> {
-    let rows: Vec<(String,)> = on_db!(db, pool => sqlx::query_as("select domain from remote_instances where fail_count > 0")
-        .fetch_all(pool).await)?;
-    Ok(rows.into_iter().map(|r| r.0).collect())
 }
 
 /// Current failure count of an instance (0 when healthy or unknown).

@@ -105,6 +105,7 @@ pub async fn remove(tx: &mut Tx, domain: &str) -> Result<bool, StoreError> {
 
 /// Blocks a domain.
 pub async fn block(tx: &mut Tx, domain: &str, reason: &str, now: i64) -> Result<(), StoreError> {
+    BLOCK_GENERATION.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
     on_tx!(tx, conn => sqlx::query(
         "insert into domain_blocks (domain, reason, created_at) values ($1, $2, $3) on conflict (domain) do update set reason = excluded.reason")
         .bind(domain).bind(reason).bind(now).execute(conn).await.map(|r| r.rows_affected()))?;
@@ -113,6 +114,7 @@ pub async fn block(tx: &mut Tx, domain: &str, reason: &str, now: i64) -> Result<
 
 /// Lifts a block; returns whether there was one.
 pub async fn unblock(tx: &mut Tx, domain: &str) -> Result<bool, StoreError> {
+    BLOCK_GENERATION.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
     let n = on_tx!(tx, conn => sqlx::query("delete from domain_blocks where domain = $1").bind(domain).execute(conn).await.map(|r| r.rows_affected()))?;
     Ok(n > 0)
 }
@@ -122,6 +124,14 @@ pub async fn blocks(db: &Db) -> Result<Vec<(String, String, i64)>, StoreError> {
     Ok(
         on_db!(db, pool => sqlx::query_as("select domain, reason, created_at from domain_blocks order by domain").fetch_all(pool).await)?,
     )
+}
+
+/// Bumped by every change to domain blocks in this process (see `state::ReadCache`).
+pub static BLOCK_GENERATION: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+
+/// The current generation of domain blocks (see [`BLOCK_GENERATION`]).
+pub fn block_generation() -> u64 {
+    BLOCK_GENERATION.load(std::sync::atomic::Ordering::SeqCst)
 }
 
 /// Whether a domain is blocked.

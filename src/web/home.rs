@@ -1,7 +1,11 @@
 //! The home page and the health check.
 
 use askama::Template;
-use axum::{extract::State, http::StatusCode, response::Response};
+use axum::{
+    extract::State,
+    http::{StatusCode, header},
+    response::{IntoResponse, Response},
+};
 
 use super::render;
 use crate::{error::AppError, service, state::AppState, store};
@@ -92,13 +96,14 @@ pub async fn page(State(state): State<AppState>) -> Result<Response, AppError> {
     })
 }
 
-/// `GET /healthz`: 200 when the database answers, 503 otherwise.
-pub async fn healthz(State(state): State<AppState>) -> (StatusCode, &'static str) {
-    match state.db.ping().await {
-        Ok(()) => (StatusCode::OK, "ok"),
-        Err(e) => {
-            tracing::error!(error = %e, "health check: database unreachable");
-            (StatusCode::SERVICE_UNAVAILABLE, "database unreachable")
+/// `GET /healthz`: 200 when a write transaction can begin and commit within 2 s; 503 with
+/// the reason otherwise (a full disk, an unreachable or read-only database).
+pub async fn healthz(State(state): State<AppState>) -> Response {
+    match service::health::check(&state).await {
+        Ok(()) => (StatusCode::OK, "ok").into_response(),
+        Err(reason) => {
+            tracing::error!(reason, "health check failed");
+            (StatusCode::SERVICE_UNAVAILABLE, [(header::RETRY_AFTER, "5")], reason).into_response()
         }
     }
 }

@@ -181,7 +181,17 @@ async fn https_instances_on_private_addresses_federate_only_when_allowed() {
         "https://10.0.0.1/inbox".to_owned(),
     ] {
         let inbox = Url::parse(&inbox).unwrap();
-        let outcome = d.state.http.post_activity(&inbox, &signer, b"{}", clock.now_ms()).await;
+        let outcome = d
+            .state
+            .http
+            .post_activity(
+                &inbox,
+                &signer,
+                b"{}",
+                clock.now_ms(),
+                understory::net::DELIVERY_TIMEOUT,
+            )
+            .await;
         match outcome {
             Err(NetError::Refused { .. }) => {}
             // A name is refused by the resolver at connect time, which the sender sees as a

@@ -19,7 +19,11 @@ use axum::{
 use serde_json::Value;
 use understory::store::{self, Db, actors::RemoteActor};
 
-const BIN: &str = env!("CARGO_BIN_EXE_understory");
+/// The binary under test: this build's, or `UNDERSTORY_TEST_BIN` (to run these tests against
+/// an earlier build and see them fail there).
+fn bin() -> String {
+    std::env::var("UNDERSTORY_TEST_BIN").unwrap_or_else(|_| env!("CARGO_BIN_EXE_understory").to_owned())
+}
 
 #[derive(Clone, Default)]
 struct Sink {
@@ -27,10 +31,15 @@ struct Sink {
     got: Arc<Mutex<HashMap<(String, String), u32>>>,
     /// Requests still to be answered 500.
     failures_left: Arc<Mutex<u32>>,
+    /// How long each request takes (`None`: never answered, a hung instance).
+    delay: Option<Duration>,
 }
 
 async fn inbox(State(sink): State<Sink>, Path(name): Path<String>, body: Bytes) -> StatusCode {
-    tokio::time::sleep(Duration::from_millis(40)).await;
+    match sink.delay {
+        Some(d) => tokio::time::sleep(d).await,
+        None => std::future::pending().await,
+    }
     {
         let mut left = sink.failures_left.lock().unwrap();
         if *left > 0 {
@@ -45,8 +54,13 @@ async fn inbox(State(sink): State<Sink>, Path(name): Path<String>, body: Bytes) 
 }
 
 async fn start_sink(failures: u32) -> (Sink, String) {
+    start_sink_with(failures, Some(Duration::from_millis(40))).await
+}
+
+async fn start_sink_with(failures: u32, delay: Option<Duration>) -> (Sink, String) {
     let sink = Sink {
         failures_left: Arc::new(Mutex::new(failures)),
+        delay,
         ..Default::default()
     };
     let app = Router::new()
@@ -81,7 +95,7 @@ impl Instance {
     }
 
     fn command(&self, args: &[&str]) -> Command {
-        let mut cmd = Command::new(BIN);
+        let mut cmd = Command::new(bin());
         cmd.args(args)
             .env("UNDERSTORY_DATABASE_URL", self.db_url())
             .env("UNDERSTORY_PUBLIC_URL", format!("http://localhost:{}", self.port))
@@ -716,28 +730,78 @@ fn backup_and_restore_from_the_cli_on_sqlite() {
     assert!(to.run(&["prune"]).contains("removed:"));
 }
 
+/// A PostgreSQL database of its own for one test, where `scripts/test-postgres` sets
+/// `UNDERSTORY_TEST_DATABASE_URL` (`None` elsewhere: the test says it is skipped). Dropped with
+/// the value.
+struct PgDatabase {
+    admin: String,
+    name: String,
+    /// `postgres://user@host:port/name`.
+    url: String,
+}
+
+impl PgDatabase {
+    fn create(suffix: &str) -> Option<Self> {
+        let Some(admin) = std::env::var("UNDERSTORY_TEST_DATABASE_URL")
+            .ok()
+            .filter(|u| u.starts_with("postgres"))
+        else {
+            eprintln!("skipped: UNDERSTORY_TEST_DATABASE_URL is not a PostgreSQL URL (scripts/test-postgres sets it)");
+            return None;
+        };
+        let (base, name) = admin.rsplit_once('/').unwrap();
+        let name = format!("{name}_{suffix}");
+        let db = Self {
+            url: format!("{base}/{name}"),
+            admin: admin.clone(),
+            name,
+        };
+        db.psql(&format!("drop database if exists {}", db.name));
+        db.psql(&format!("create database {}", db.name));
+        Some(db)
+    }
+
+    fn psql(&self, sql: &str) {
+        let out = Command::new("psql")
+            .args([self.admin.as_str(), "-qc", sql])
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{sql}: {}", String::from_utf8_lossy(&out.stderr));
+    }
+
+    /// `(user, host:port)` of the server.
+    fn server(&self) -> (String, String) {
+        let rest = self.url.trim_start_matches("postgres://");
+        let (auth, host) = rest.split_once('@').unwrap_or(("postgres", rest));
+        let host = host.split('/').next().unwrap_or(host);
+        let host = if host.contains(':') {
+            host.to_owned()
+        } else {
+            format!("{host}:5432")
+        };
+        (auth.split(':').next().unwrap_or(auth).to_owned(), host)
+    }
+}
+
+impl Drop for PgDatabase {
+    fn drop(&mut self) {
+        let _ = Command::new("psql")
+            .args([
+                self.admin.as_str(),
+                "-qc",
+                &format!("drop database if exists {} with (force)", self.name),
+            ])
+            .output();
+    }
+}
+
 /// Runs where `scripts/test-postgres` sets `UNDERSTORY_TEST_DATABASE_URL`: `pg_dump -Fc` into
 /// the backup, `pg_restore` into a second, empty database.
 #[test]
 fn backup_and_restore_from_the_cli_on_postgresql() {
-    let Some(url) = std::env::var("UNDERSTORY_TEST_DATABASE_URL")
-        .ok()
-        .filter(|u| u.starts_with("postgres"))
-    else {
-        eprintln!("skipped: UNDERSTORY_TEST_DATABASE_URL is not a PostgreSQL URL (scripts/test-postgres sets it)");
+    let (Some(src), Some(dst)) = (PgDatabase::create("bk_src"), PgDatabase::create("bk_dst")) else {
         return;
     };
-    let (base, name) = url.rsplit_once('/').unwrap();
-    let psql = |sql: &str| {
-        let out = Command::new("psql").args([url.as_str(), "-qc", sql]).output().unwrap();
-        assert!(out.status.success(), "{sql}: {}", String::from_utf8_lossy(&out.stderr));
-    };
-    let (src, dst) = (format!("{name}_bk_src"), format!("{name}_bk_dst"));
-    for db in [&src, &dst] {
-        psql(&format!("drop database if exists {db}"));
-        psql(&format!("create database {db}"));
-    }
-    let (src_url, dst_url) = (format!("{base}/{src}"), format!("{base}/{dst}"));
     let from = Instance::new();
     let to = Instance {
         dir: tempfile::tempdir().unwrap(),
@@ -745,12 +809,434 @@ fn backup_and_restore_from_the_cli_on_postgresql() {
     };
     round_trip(
         &from,
-        &[("UNDERSTORY_DATABASE_URL", src_url.as_str())],
+        &[("UNDERSTORY_DATABASE_URL", src.url.as_str())],
         &to,
-        &[("UNDERSTORY_DATABASE_URL", dst_url.as_str())],
+        &[("UNDERSTORY_DATABASE_URL", dst.url.as_str())],
         "postgres",
     );
-    for db in [&src, &dst] {
-        psql(&format!("drop database if exists {db}"));
+}
+
+/// A server killed when the test ends, passing or not.
+struct Killed(Child);
+
+impl Drop for Killed {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
     }
+}
+
+/// A small filesystem of its own (tmpfs, needs root: CI runs as root), unmounted on drop.
+struct SmallDisk {
+    path: std::path::PathBuf,
+}
+
+impl SmallDisk {
+    fn mount(mib: u32) -> Option<Self> {
+        let path = std::env::temp_dir().join(format!("understory-disk-{}", std::process::id()));
+        std::fs::create_dir_all(&path).unwrap();
+        let size = format!("size={mib}m");
+        let ok = Command::new("mount")
+            .args(["-t", "tmpfs", "-o", &size, "tmpfs"])
+            .arg(&path)
+            .stderr(Stdio::null())
+            .status()
+            .is_ok_and(|s| s.success());
+        ok.then_some(Self { path })
+    }
+
+    /// Fills what is left with a file; returns its path.
+    fn fill(&self) -> std::path::PathBuf {
+        use std::io::Write;
+        let filler = self.path.join("filler");
+        let mut f = std::fs::File::create(&filler).unwrap();
+        let block = vec![0u8; 64 * 1024];
+        while f.write_all(&block).is_ok() {}
+        let _ = f.flush();
+        filler
+    }
+}
+
+impl Drop for SmallDisk {
+    fn drop(&mut self) {
+        let _ = Command::new("umount").arg(&self.path).status();
+        let _ = std::fs::remove_dir(&self.path);
+    }
+}
+
+/// Publishes an update through the API; returns the status.
+async fn publish(client: &reqwest::Client, instance: &Instance, token: &str, n: usize) -> u16 {
+    client
+        .post(format!(
+            "http://127.0.0.1:{}/api/understory/v1/orgs/acme/updates",
+            instance.port
+        ))
+        .bearer_auth(token)
+        .json(&serde_json::json!({ "text": format!("Update {n}: {}", "words ".repeat(200)) }))
+        .send()
+        .await
+        .map_or(0, |r| r.status().as_u16())
+}
+
+async fn status_of(client: &reqwest::Client, url: &str) -> (u16, Option<String>, String) {
+    match client.get(url).send().await {
+        Ok(r) => {
+            let status = r.status().as_u16();
+            let retry = r
+                .headers()
+                .get("retry-after")
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_owned);
+            (status, retry, r.text().await.unwrap_or_default())
+        }
+        Err(e) => (0, None, e.to_string()),
+    }
+}
+
+/// Issue 24 item 3: after SQLITE_FULL, sqlx-sqlite kept each connection counted as inside a
+/// transaction, so once the disk had space again every write still failed until a restart,
+/// while `/healthz` said ok. Now writes come back without a restart and `/healthz` tells.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn writes_recover_after_the_disk_fills_and_healthz_tells() {
+    let Some(disk) = SmallDisk::mount(20) else {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "CI runs as root and must mount a tmpfs"
+        );
+        eprintln!("skipped: mounting a tmpfs needs root");
+        return;
+    };
+    let instance = Instance {
+        dir: tempfile::tempdir_in(&disk.path).unwrap(),
+        port: Instance::new().port,
+    };
+    instance.run(&["org", "create", "acme", "--name", "Acme"]);
+    instance.run(&[
+        "admin",
+        "create-user",
+        "own@example.org",
+        "--org",
+        "acme",
+        "--role",
+        "owner",
+    ]);
+    let token = instance
+        .run(&["token", "create", "own@example.org", "--org", "acme"])
+        .trim()
+        .to_owned();
+    let server = Killed(instance.serve_with(&[("UNDERSTORY_RATE_LIMIT_EXEMPT", "127.0.0.1/32")]));
+    let client = reqwest::Client::new();
+    let health = format!("http://127.0.0.1:{}/healthz", instance.port);
+    assert_eq!(
+        publish(&client, &instance, &token, 0).await,
+        201,
+        "a write before the disk fills"
+    );
+    assert_eq!(status_of(&client, &health).await.0, 200);
+
+    let filler = disk.fill();
+    // Writes fail while the disk is full; 16 at a time so every pooled connection meets it.
+    let mut refused = 0;
+    for round in 0..8 {
+        let results =
+            futures_util::future::join_all((0..16).map(|i| publish(&client, &instance, &token, 1 + round * 16 + i)))
+                .await;
+        refused += results.iter().filter(|s| **s >= 500).count();
+    }
+    assert!(refused > 0, "the full disk refused no write");
+    let (status, retry, body) = status_of(&client, &health).await;
+    assert_eq!(status, 503, "healthz while the disk is full: {body}");
+    assert_eq!(retry.as_deref(), Some("5"));
+    assert!(body.contains("disk is full") && body.contains("MiB free"), "{body}");
+
+    std::fs::remove_file(filler).unwrap();
+    // Space again: writes succeed without a restart.
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let mut ok = 0;
+    let mut n = 1000;
+    while ok < 20 {
+        assert!(
+            Instant::now() < deadline,
+            "writes did not recover after space was freed ({ok} of 20 succeeded)"
+        );
+        n += 1;
+        if publish(&client, &instance, &token, n).await == 201 {
+            ok += 1;
+        }
+    }
+    assert_eq!(status_of(&client, &health).await.0, 200, "healthz once space is back");
+    drop(server);
+    drop(instance);
+    drop(disk);
+}
+
+/// A TCP relay to PostgreSQL that can be cut (every connection dropped, new ones refused)
+/// and mended: an outage of the database as the server sees it.
+#[derive(Clone)]
+struct Relay {
+    up: Arc<std::sync::atomic::AtomicBool>,
+    cut: Arc<tokio::sync::Notify>,
+}
+
+impl Relay {
+    async fn start(target: String) -> (Self, u16) {
+        let relay = Self {
+            up: Arc::new(std::sync::atomic::AtomicBool::new(true)),
+            cut: Arc::new(tokio::sync::Notify::new()),
+        };
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let r = relay.clone();
+        tokio::spawn(async move {
+            while let Ok((mut inbound, _)) = listener.accept().await {
+                if !r.up.load(std::sync::atomic::Ordering::SeqCst) {
+                    continue; // dropped: the client sees the connection closed
+                }
+                let (target, cut) = (target.clone(), r.cut.clone());
+                tokio::spawn(async move {
+                    let Ok(mut outbound) = tokio::net::TcpStream::connect(&target).await else {
+                        return;
+                    };
+                    tokio::select! {
+                        _ = tokio::io::copy_bidirectional(&mut inbound, &mut outbound) => {}
+                        _ = cut.notified() => {}
+                    }
+                });
+            }
+        });
+        (relay, port)
+    }
+
+    fn set(&self, up: bool) {
+        self.up.store(up, std::sync::atomic::Ordering::SeqCst);
+        if !up {
+            self.cut.notify_waiters();
+        }
+    }
+}
+
+/// Issue 24: during a PostgreSQL outage every request hung for the 30 s pool timeout. Now
+/// requests that need the database are answered 503 with `Retry-After` within about 2 s,
+/// the actor document and WebFinger answer from the cache, and all recover with the database.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_postgresql_outage_is_answered_503_quickly_and_served_from_caches() {
+    let Some(db) = PgDatabase::create("outage") else { return };
+    let (user, target) = db.server();
+    let (relay, relay_port) = Relay::start(target).await;
+    let relayed = format!("postgres://{user}@127.0.0.1:{relay_port}/{}", db.name);
+    let env = [("UNDERSTORY_DATABASE_URL", relayed.as_str())];
+
+    let instance = Instance::new();
+    let out = instance
+        .command(&["org", "create", "acme", "--name", "Acme"])
+        .envs(env)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let server = Killed(instance.serve_with(&env));
+    let client = reqwest::Client::new();
+    let at = |path: &str| format!("http://127.0.0.1:{}{path}", instance.port);
+    let actor = |client: &reqwest::Client| {
+        client
+            .get(at("/orgs/acme"))
+            .header("accept", "application/activity+json")
+            .send()
+    };
+    assert_eq!(status_of(&client, &at("/healthz")).await.0, 200);
+    assert_eq!(
+        actor(&client).await.unwrap().status(),
+        200,
+        "the actor is read once (cached)"
+    );
+
+    relay.set(false);
+    for path in ["/healthz", "/directory", "/@acme"] {
+        let started = Instant::now();
+        let (status, retry, body) = status_of(&client, &at(path)).await;
+        let took = started.elapsed();
+        assert_eq!(status, 503, "{path} during the outage: {body}");
+        assert_eq!(retry.as_deref(), Some("5"), "{path} says when to try again");
+        assert!(took < Duration::from_secs(5), "{path} answered after {took:?}");
+    }
+    let r = actor(&client).await.unwrap();
+    assert_eq!(r.status(), 200, "the cached actor is served during the outage");
+    assert!(r.text().await.unwrap().contains("publicKeyPem"));
+    let wf = status_of(
+        &client,
+        &at(&format!(
+            "/.well-known/webfinger?resource=acct:acme@localhost:{}",
+            instance.port
+        )),
+    )
+    .await;
+    assert_eq!(wf.0, 200, "WebFinger from the cache: {}", wf.2);
+
+    relay.set(true);
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while status_of(&client, &at("/healthz")).await.0 != 200 {
+        assert!(Instant::now() < deadline, "healthz did not recover with the database");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(status_of(&client, &at("/@acme")).await.0, 200);
+    drop(server);
+}
+
+/// Issue 24 item 2: one pass claimed 512 rows and waited for all of them, so one hung instance
+/// held every other instance's next deliveries for the 30 s delivery timeout (per pass). Now
+/// each instance is sent to on its own: the healthy ones get everything while it hangs.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_hung_instance_does_not_hold_up_the_others() {
+    let instance = Instance::new();
+    instance.run(&["org", "create", "acme", "--name", "Acme"]);
+    // The hung instance's followers come first in the queue, as in the fault-injection run.
+    let (_hung, hung_base) = start_sink_with(0, None).await;
+    add_followers(&instance.db_url(), "acme", std::slice::from_ref(&hung_base), 10).await;
+    let mut sinks = Vec::new();
+    let mut bases = Vec::new();
+    for _ in 0..3 {
+        let (sink, base) = start_sink_with(0, Some(Duration::ZERO)).await;
+        sinks.push(sink);
+        bases.push(base);
+    }
+    let followers = add_followers(&instance.db_url(), "acme", &bases, 100).await;
+    let posts = 3;
+    for n in 0..posts {
+        instance.run(&["org", "post", "acme", &format!("Update {n} #hung")]);
+    }
+    let expected = followers * posts;
+    assert!(expected + 30 > 512, "more than one old-style pass of 512 rows");
+    let started = Instant::now();
+    let server = Killed(instance.serve());
+    // The hung instance answers nothing within the 30 s delivery timeout: everything must
+    // arrive well before it could have timed out once.
+    let deadline = started + Duration::from_secs(20);
+    while received(&sinks).0 < expected {
+        assert!(
+            Instant::now() < deadline,
+            "healthy instances got {} of {expected} while one instance hung",
+            received(&sinks).0
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    eprintln!(
+        "{expected} deliveries to 3 healthy instances in {:?} while one hung",
+        started.elapsed()
+    );
+    drop(server);
+}
+
+/// Issue 24 item 5, on PostgreSQL: leases held 5 minutes, and only SQLite released them at
+/// start, so a killed process's claimed rows waited 5 minutes. Now a live process takes over
+/// a dead one's rows when its leases lapse (30 s, kept alive by a heartbeat while it lives),
+/// and a process starting on the same host hands back the leases of one that is gone at once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn on_postgresql_a_killed_process_deliveries_are_taken_over() {
+    let Some(db) = PgDatabase::create("leases") else { return };
+    let db_url = db.url.clone();
+    let env = [("UNDERSTORY_DATABASE_URL", db_url.as_str())];
+    let a = Instance::new();
+    let b = Instance::new();
+    // Both serve one public URL (as behind a proxy); each listens on its own port.
+    let public = format!("http://localhost:{}", a.port);
+    let serve = |i: &Instance| {
+        let mut cmd = i.command(&["serve"]);
+        cmd.envs(env).env("UNDERSTORY_PUBLIC_URL", &public);
+        let child = Killed(cmd.stdout(Stdio::null()).stderr(Stdio::null()).spawn().unwrap());
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while std::net::TcpStream::connect(("127.0.0.1", i.port)).is_err() {
+            assert!(Instant::now() < deadline, "server did not start");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        child
+    };
+    let cli = |args: &[&str]| {
+        let out = a
+            .command(args)
+            .envs(env)
+            .env("UNDERSTORY_PUBLIC_URL", &public)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    };
+    cli(&["org", "create", "acme", "--name", "Acme"]);
+    let mut sinks = Vec::new();
+    let mut bases = Vec::new();
+    for _ in 0..6 {
+        let (sink, base) = start_sink(0).await;
+        sinks.push(sink);
+        bases.push(base);
+    }
+    let per_round = add_followers(&db_url, "acme", &bases, 10).await;
+    let wait_for = |sinks: &[Sink], n: usize, within: Duration, what: &str| {
+        let deadline = Instant::now() + within;
+        let what = what.to_owned();
+        let sinks = sinks.to_vec();
+        async move {
+            while received(&sinks).0 < n {
+                assert!(Instant::now() < deadline, "{what}: {:?} of {n}", received(&sinks));
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+        }
+    };
+
+    // Takeover: A and B both deliver; A is killed mid-way; B finishes A's rows.
+    let server_a = serve(&a);
+    let server_b = serve(&b);
+    let posts = 10;
+    for n in 0..posts {
+        cli(&["org", "post", "acme", &format!("Round one {n}")]);
+    }
+    let first = per_round * posts;
+    wait_for(&sinks, first / 10, Duration::from_secs(60), "deliveries did not start").await;
+    drop(server_a);
+    let killed = Instant::now();
+    assert!(received(&sinks).0 < first, "the kill came too late to test anything");
+    // The lease (30 s) lapses without A's heartbeat; B's poll picks the rows up.
+    wait_for(
+        &sinks,
+        first,
+        Duration::from_secs(50),
+        "B did not take over A's deliveries",
+    )
+    .await;
+    eprintln!("B finished A's deliveries {:?} after the kill", killed.elapsed());
+
+    // Restart: B is killed mid-way; A starts again on this host and hands back B's leases.
+    for n in 0..posts {
+        cli(&["org", "post", "acme", &format!("Round two {n}")]);
+    }
+    let second = first * 2;
+    wait_for(
+        &sinks,
+        first + first / 10,
+        Duration::from_secs(60),
+        "round two did not start",
+    )
+    .await;
+    drop(server_b);
+    let killed = Instant::now();
+    assert!(received(&sinks).0 < second, "the kill came too late to test anything");
+    let server_a = serve(&a);
+    // Well before B's leases could lapse: A released them at start.
+    wait_for(
+        &sinks,
+        second,
+        Duration::from_secs(20),
+        "the restarted process did not resume at once",
+    )
+    .await;
+    eprintln!(
+        "the restarted process finished B's deliveries {:?} after the kill",
+        killed.elapsed()
+    );
+    let (distinct, total) = received(&sinks);
+    eprintln!(
+        "{distinct} delivered, {} duplicates (at-least-once)",
+        total as usize - distinct
+    );
+    drop(server_a);
 }
