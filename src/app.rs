@@ -147,6 +147,13 @@ impl App {
                 tokio::spawn(service::peering::run_worker(self.state.clone(), workers.child_token())),
             ));
             handles.push((
+                "directory index",
+                tokio::spawn(service::directory::run_refresher(
+                    self.state.clone(),
+                    workers.child_token(),
+                )),
+            ));
+            handles.push((
                 "pruning",
                 tokio::spawn(service::retention::run(self.state.clone(), workers.child_token())),
             ));

@@ -2,9 +2,15 @@
 //! an in-memory facet index refreshed from those rows (also when another process wrote them),
 //! and faceted search with native full-text matching and stable cursors.
 
+use std::sync::{
+    RwLock,
+    atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering},
+};
+
 use roaring::RoaringBitmap;
 use serde_json::{Value, json};
 use tokio::sync::Mutex;
+use tokio_util::sync::CancellationToken;
 
 use super::Result;
 use crate::{
@@ -14,12 +20,25 @@ use crate::{
         vocab::Vocab,
     },
     state::AppState,
-    store::{self, Tx, actors::RemoteActor, directory::Entry, orgs::Org},
+    store::{
+        self, Tx,
+        actors::RemoteActor,
+        directory::{Entry, IndexRow},
+        orgs::Org,
+    },
 };
 
-/// Rows changed this long before the newest one seen are read again on refresh, so rows
-/// committed out of order by concurrent writers are not missed (re-applying is harmless).
-const REFRESH_OVERLAP_MS: i64 = 5_000;
+/// A refresh reads again the rows changed this long before it began, so rows committed out of
+/// order by concurrent writers (whose change times were taken before their commit) are not
+/// missed; re-applying an unchanged row is a no-op.
+pub const REFRESH_OVERLAP_MS: i64 = 5_000;
+/// Rows read and applied per step of the background refresher (and of the first build).
+pub const REFRESH_BATCH: usize = 1_000;
+/// Rows a search reads and applies at most when it finds the directory changed: more than
+/// ordinary traffic changes in [`REFRESH_OVERLAP_MS`], few enough to cost a millisecond or two.
+pub const SEARCH_REFRESH_BATCH: usize = 200;
+/// How often the background refresher looks for changes (searches also do, when they run).
+pub const REFRESH_EVERY: std::time::Duration = std::time::Duration::from_secs(1);
 /// Default and largest page sizes.
 pub const DEFAULT_LIMIT: usize = 20;
 /// Largest page size.
@@ -29,27 +48,86 @@ pub const VALUES_PER_FACET: usize = 50;
 /// Most words used from a free-text query.
 pub const MAX_QUERY_WORDS: usize = 8;
 
+const NO_VERSION: i64 = i64::MIN;
+
 /// The facet index and how far it has read the directory table.
+///
+/// Searches read the index under a read lock that is never held across an await; a refresh
+/// reads rows from the database holding only the refresh gate, converts them, then takes the
+/// write lock just to apply them, so searches meanwhile answer from the index as it was.
 pub struct DirectoryIndex {
-    inner: Mutex<Indexed>,
+    index: RwLock<FacetIndex>,
+    /// Held by whoever runs a refresh step (one bounded batch); searches wait at most for one.
+    gate: Mutex<Progress>,
+    /// The directory version the index is current with ([`NO_VERSION`] before the first build).
+    current: AtomicI64,
+    /// Refresh steps applied so far (a search that waited for another's step learns from this
+    /// whether one ran).
+    batches: AtomicU64,
+    /// A refresh cycle bigger than one batch is under way (an import, say): searches then
+    /// answer from the index as it stands instead of waiting their turn.
+    catching_up: AtomicBool,
 }
 
-/// The index with the version and latest change time it has read up to.
-struct Indexed {
-    index: FacetIndex,
+/// Where the refresh stands (behind the gate).
+struct Progress {
+    /// The version the index is current with; `None` until the first full build.
     version: Option<i64>,
-    changed_at: Option<i64>,
+    /// The next refresh cycle reads rows changed at or after this.
+    resume: i64,
+    /// A refresh cycle under way (more rows than one batch changed).
+    cycle: Option<Cycle>,
+}
+
+/// One refresh cycle: keyset batches from `resume` until a batch comes back short.
+struct Cycle {
+    /// The version read when the cycle began; the index is current with it when the cycle ends.
+    target: i64,
+    /// The clock (ms) when that version was read: rows committed later changed after this,
+    /// less the overlap.
+    started: i64,
+    /// The last `(changed_at, id)` applied.
+    after: (i64, i64),
+}
+
+/// What a refresh step achieved.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Refreshed {
+    /// The index is current with the version read at the start of its cycle.
+    Current,
+    /// One batch was applied and more rows remain.
+    More,
 }
 
 impl Default for DirectoryIndex {
     fn default() -> Self {
         Self {
-            inner: Mutex::new(Indexed {
-                index: FacetIndex::new(),
+            index: RwLock::new(FacetIndex::new()),
+            gate: Mutex::new(Progress {
                 version: None,
-                changed_at: None,
+                resume: i64::MIN,
+                cycle: None,
             }),
+            current: AtomicI64::new(NO_VERSION),
+            batches: AtomicU64::new(0),
+            catching_up: AtomicBool::new(false),
         }
+    }
+}
+
+impl DirectoryIndex {
+    /// Refresh batches applied since start (each at most [`REFRESH_BATCH`] rows, or
+    /// [`SEARCH_REFRESH_BATCH`] when a search applied it).
+    pub fn batches_applied(&self) -> u64 {
+        self.batches.load(Ordering::Acquire)
+    }
+
+    fn current(&self) -> Option<i64> {
+        Some(self.current.load(Ordering::Acquire)).filter(|v| *v != NO_VERSION)
+    }
+
+    fn read(&self) -> std::sync::RwLockReadGuard<'_, FacetIndex> {
+        self.index.read().unwrap_or_else(|e| e.into_inner())
     }
 }
 
@@ -232,7 +310,7 @@ pub async fn sync_item(tx: &mut Tx, state: &AppState, doc: &Value) -> Result<()>
     Ok(())
 }
 
-fn index_doc(e: &Entry, vocab: &Vocab) -> Option<IndexDoc> {
+fn index_doc(e: &IndexRow, vocab: &Vocab) -> Option<IndexDoc> {
     let id = u32::try_from(e.id).ok()?;
     let mut values: Vec<(usize, String)> = Vec::new();
     let facet = |name: &str| FACETS.iter().position(|f| *f == name).unwrap_or(0);
@@ -265,21 +343,127 @@ fn index_doc(e: &Entry, vocab: &Vocab) -> Option<IndexDoc> {
     })
 }
 
-/// Brings the index up to date with the directory table; returns the locked index.
-async fn fresh(state: &AppState) -> Result<tokio::sync::MutexGuard<'_, Indexed>> {
-    let mut guard = state.directory.inner.lock().await;
-    let (version, last) = store::directory::version(&state.db).await?;
-    if guard.version != Some(version) {
-        let since = guard.changed_at.map_or(i64::MIN, |s| s - REFRESH_OVERLAP_MS);
-        for e in store::directory::changed_since(&state.db, since).await? {
-            if let Some(doc) = index_doc(&e, &state.vocab) {
-                guard.index.put(doc);
+/// One refresh step, the gate held: reads at most `batch` changed rows (no lock on the index
+/// meanwhile), then applies them under the write lock.
+async fn step(state: &AppState, progress: &mut Progress, batch: usize) -> Result<Refreshed> {
+    let dir = &state.directory;
+    if progress.cycle.is_none() {
+        let now = state.clock.now_ms();
+        let (version, _) = store::directory::version(&state.db).await?;
+        if progress.version == Some(version) {
+            // Nothing was committed since the index was last current, so whatever commits from
+            // now on changed after `now`, less the overlap: later cycles need not read further back.
+            progress.resume = progress.resume.max(now.saturating_sub(REFRESH_OVERLAP_MS));
+            return Ok(Refreshed::Current);
+        }
+        progress.cycle = Some(Cycle {
+            target: version,
+            started: now,
+            after: (progress.resume, i64::MIN),
+        });
+    }
+    let Some(cycle) = progress.cycle.as_mut() else {
+        return Ok(Refreshed::Current);
+    };
+    let limit = i64::try_from(batch).unwrap_or(i64::MAX);
+    let rows = store::directory::index_rows_after(&state.db, cycle.after.0, cycle.after.1, limit).await?;
+    if let Some(last) = rows.last() {
+        cycle.after = (last.changed_at, last.id);
+    }
+    let docs: Vec<IndexDoc> = rows.iter().filter_map(|r| index_doc(r, &state.vocab)).collect();
+    if !docs.is_empty() {
+        dir.index.write().unwrap_or_else(|e| e.into_inner()).apply(docs);
+    }
+    dir.batches.fetch_add(1, Ordering::AcqRel);
+    if rows.len() == batch {
+        dir.catching_up.store(true, Ordering::Release);
+        return Ok(Refreshed::More);
+    }
+    // Caught up with every row committed before the cycle's version was read. Rows committed
+    // since changed at or after the cycle's start, less the overlap.
+    let (target, started) = (cycle.target, cycle.started);
+    progress.cycle = None;
+    progress.version = Some(target);
+    progress.resume = started.saturating_sub(REFRESH_OVERLAP_MS);
+    dir.current.store(target, Ordering::Release);
+    dir.catching_up.store(false, Ordering::Release);
+    Ok(Refreshed::Current)
+}
+
+/// Brings the index up to date before a search, boundedly. The first build is read whole.
+/// After that, a search that finds the directory changed applies at most
+/// [`SEARCH_REFRESH_BATCH`] rows, after waiting for the step under way if there is one (itself
+/// that short, since the change is): so when fewer rows than that changed, as is usual, a
+/// search sees every change committed before it began. When a bigger change is being read (an
+/// import), searches do not wait: each answers from the index as far as it has got, applying
+/// one short batch itself only if no one else is, while [`run_refresher`] reads the rest.
+async fn fresh(state: &AppState) -> Result<()> {
+    let dir = &state.directory;
+    let now = state.clock.now_ms();
+    let (version, _) = store::directory::version(&state.db).await?;
+    if dir.current() == Some(version) {
+        // Idle: let later cycles start later (only if no refresh is running; never waits).
+        if let Ok(mut progress) = dir.gate.try_lock()
+            && progress.cycle.is_none()
+            && progress.version == Some(version)
+        {
+            progress.resume = progress.resume.max(now.saturating_sub(REFRESH_OVERLAP_MS));
+        }
+        return Ok(());
+    }
+    if dir.current().is_some() && dir.catching_up.load(Ordering::Acquire) {
+        if let Ok(mut progress) = dir.gate.try_lock() {
+            step(state, &mut progress, SEARCH_REFRESH_BATCH).await?;
+        }
+        return Ok(());
+    }
+    let seen = dir.batches_applied();
+    let mut progress = dir.gate.lock().await;
+    if progress.version.is_none() {
+        while step(state, &mut progress, REFRESH_BATCH).await? == Refreshed::More {}
+        return Ok(());
+    }
+    if progress.cycle.is_some() && dir.batches_applied() != seen {
+        // The change turned out bigger than a batch, and a batch was applied while this search
+        // waited: answer from it.
+        return Ok(());
+    }
+    step(state, &mut progress, SEARCH_REFRESH_BATCH).await?;
+    Ok(())
+}
+
+/// Refreshes until the index is current with the directory (one batch per turn of the gate, so
+/// searches take turns with it). What the background refresher runs; also for tests and tools.
+pub async fn refresh_until_current(state: &AppState) -> Result<()> {
+    loop {
+        let mut progress = state.directory.gate.lock().await;
+        let done = step(state, &mut progress, REFRESH_BATCH).await? == Refreshed::Current;
+        drop(progress);
+        if done {
+            return Ok(());
+        }
+        tokio::task::yield_now().await;
+    }
+}
+
+/// The background refresher: every [`REFRESH_EVERY`] brings the index current, so a big import
+/// (or another process's writes) is read in batches as it lands instead of by searches, until
+/// `stop` is cancelled.
+pub async fn run_refresher(state: AppState, stop: CancellationToken) {
+    loop {
+        tokio::select! {
+            () = stop.cancelled() => return,
+            () = tokio::time::sleep(REFRESH_EVERY) => {}
+        }
+        tokio::select! {
+            () = stop.cancelled() => return,
+            done = refresh_until_current(&state) => {
+                if let Err(e) = done {
+                    tracing::warn!(error = %e, "directory index refresh failed; trying again");
+                }
             }
         }
-        guard.version = Some(version);
-        guard.changed_at = last.or(guard.changed_at);
     }
-    Ok(guard)
 }
 
 /// A directory query, parsed from `?q=&theme=&place=...&cursor=&limit=&counts=`.
@@ -387,26 +571,28 @@ async fn search_inner(state: &AppState, query: &Query) -> Result<Page> {
     } else {
         Some(store::directory::text_matches(&state.db, &text).await?)
     };
-    let mut guard = fresh(state).await?;
-    let index = &mut guard.index;
-    let mut result = index.all();
-    if let Some(ids) = text_ids {
-        result &= ids
-            .into_iter()
-            .filter_map(|i| u32::try_from(i).ok())
-            .collect::<RoaringBitmap>();
-    }
-    for (facet, values) in &query.filters {
-        result &= index.any_of(*facet, values);
-    }
-    let (ids, next) = index.page(&result, query.cursor.as_ref(), query.limit);
-    let facets = if query.counts {
-        index.counts(&result, VALUES_PER_FACET)
-    } else {
-        Vec::new()
+    fresh(state).await?;
+    // The read lock is held for the bitmap work only, never across an await.
+    let (ids, next, facets, total) = {
+        let index = state.directory.read();
+        let mut result = index.all();
+        if let Some(ids) = text_ids {
+            result &= ids
+                .into_iter()
+                .filter_map(|i| u32::try_from(i).ok())
+                .collect::<RoaringBitmap>();
+        }
+        for (facet, values) in &query.filters {
+            result &= index.any_of(*facet, values);
+        }
+        let (ids, next) = index.page(&result, query.cursor.as_ref(), query.limit);
+        let facets = if query.counts {
+            index.counts(&result, VALUES_PER_FACET)
+        } else {
+            Vec::new()
+        };
+        (ids, next, facets, result.len())
     };
-    let total = result.len();
-    drop(guard);
     let ids: Vec<i64> = ids.into_iter().map(i64::from).collect();
     let mut entries = store::directory::by_ids(&state.db, &ids).await?;
     entries.sort_by_key(|e| ids.iter().position(|i| *i == e.id));

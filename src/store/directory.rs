@@ -144,6 +144,45 @@ pub async fn changed_since(db: &Db, since: i64) -> Result<Vec<Entry>, StoreError
     Ok(on_db!(db, pool => sqlx::query_as(&sql).bind(since).fetch_all(pool).await)?)
 }
 
+/// What the in-memory facet index needs of a directory row (the rest stays in the database).
+#[derive(sqlx::FromRow, Clone, Debug, Default, PartialEq, Eq)]
+pub struct IndexRow {
+    /// Row id.
+    pub id: i64,
+    /// `host[:port]` of the home instance.
+    pub domain: String,
+    /// Kinds.
+    pub kinds: String,
+    /// Themes.
+    pub themes: String,
+    /// Communities served.
+    pub communities: String,
+    /// Place codes.
+    pub places: String,
+    /// Ways of working.
+    pub ways: String,
+    /// Offers.
+    pub offers: String,
+    /// Languages.
+    pub languages: String,
+    /// Shown in this instance's directory.
+    pub listed: bool,
+    /// Lowercased name for ordering.
+    pub sort_name: String,
+    /// Last change (ms).
+    pub changed_at: i64,
+}
+
+/// Up to `limit` rows changed at or after `changed_at`, after the position `(changed_at, id)`,
+/// in that order (keyset paging: each batch starts where the last one ended). Only the columns
+/// the facet index needs.
+pub async fn index_rows_after(db: &Db, changed_at: i64, id: i64, limit: i64) -> Result<Vec<IndexRow>, StoreError> {
+    let sql = "select id, domain, kinds, themes, communities, places, ways, offers, languages, listed, sort_name, \
+        changed_at from directory where changed_at >= $1 and (changed_at > $1 or id > $2) \
+        order by changed_at, id limit $3";
+    Ok(on_db!(db, pool => sqlx::query_as(sql).bind(changed_at).bind(id).bind(limit).fetch_all(pool).await)?)
+}
+
 /// The directory's version (bumped by every write) and its latest change time (ms).
 pub async fn version(db: &Db) -> Result<(i64, Option<i64>), StoreError> {
     Ok(on_db!(db, pool => sqlx::query_as(
