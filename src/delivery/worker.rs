@@ -316,18 +316,28 @@ async fn schedule(state: &AppState, shared: &Arc<Shared>, stop: Option<&Cancella
         if tasks.is_empty() && (stop.is_none() || stopping) {
             return Ok(attempted);
         }
+        if tasks.is_empty() {
+            // Idle: record what was delivered now. Until recorded, a delivered row keeps its
+            // lease, and its instance is not sent anything new (that held a Create behind an
+            // already delivered Accept for the 30 s of the lease).
+            shared.flush(state, 0).await;
+        }
         tokio::select! {
             joined = tasks.join_next(), if !tasks.is_empty() => match joined {
                 Some(Ok((domain, n))) => {
                     active.remove(&domain);
                     attempted += n;
+                    shared.flush(state, FLUSH_EVERY).await;
                 }
                 Some(Err(e)) => tracing::error!(error = %e, "an instance's sender failed"),
                 None => {}
             },
             () = stopped(stop), if !stopping => {}
             () = state.delivery_notify.notified(), if stop.is_some() => exhausted = false,
-            _ = poll.tick(), if stop.is_some() => exhausted = false,
+            _ = poll.tick(), if stop.is_some() => {
+                exhausted = false;
+                shared.flush(state, 0).await;
+            }
             _ = heartbeat.tick() => {
                 let domains: Vec<String> = active.iter().cloned().collect();
                 let until = state.clock.now_ms() + LEASE_MS;
